@@ -1,0 +1,119 @@
+"""Checks and helpers shared by the resource modules (spec §6, §7)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import zlib
+from typing import Any
+
+from localbatch.engine.tables import Table
+from localbatch.errors import BatchClientError
+
+NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+MAX_TAGS = 50
+
+
+def clone(value: Any) -> Any:
+    """Copy JSON-like data; about five times faster than copy.deepcopy."""
+    kind = type(value)
+    if kind is dict:
+        return {k: clone(v) for k, v in value.items()}
+    if kind is list:
+        return [clone(v) for v in value]
+    return value
+
+
+def updated(backend: Any, resource: Any, **changes: Any) -> None:
+    """Replace `resource.data` with a copy carrying `changes` (journaled).
+
+    Stored data is never edited in place, so the undo log only needs the
+    old dict, and a describe answered earlier never sees a later change.
+    """
+    data = {**resource.data}
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    backend.journal.set(resource, "data", data)
+
+
+def check_name(field: str, value: str) -> None:
+    """Spec §7 row 1: resource names are 1-128 of [A-Za-z0-9_-]."""
+    if not NAME_RE.fullmatch(value):
+        raise BatchClientError(f"{field} should match valid pattern", wrapped=True)
+
+
+def check_range(field: str, value: int | float | None, low: float, high: float) -> None:
+    if value is not None and not (low <= value <= high):
+        raise BatchClientError(f"{field} must be between {low:g} and {high:g}")
+
+
+def check_tags(tags: dict[str, str] | None, existing: dict[str, str] | None = None) -> None:
+    """Spec §1.1 / §7 row 28: 1-50 pairs, key 1-128, value <= 256, no aws: keys."""
+    if tags is None:
+        return
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128:
+            raise BatchClientError("Tag keys must be between 1 and 128 characters long")
+        if len(value) > 256:
+            raise BatchClientError("Tag values must be at most 256 characters long")
+        if key.lower().startswith("aws:"):
+            raise BatchClientError("Tag keys starting with 'aws:' are reserved for system use")
+    total = len({**(existing or {}), **tags})
+    if total > MAX_TAGS:
+        raise BatchClientError(f"Total number of tags exceeds {MAX_TAGS}")
+
+
+def require_one(table: Table, name_or_arn: str, missing: str) -> Any:
+    found = table.get(name_or_arn)
+    if found is None:
+        raise BatchClientError(missing)
+    return found
+
+
+# -- pagination (spec §6.3 [proposed]) ----------------------------------------
+
+
+def _fingerprint(params: dict[str, Any]) -> int:
+    query = sorted((k, repr(v)) for k, v in params.items() if k not in ("nextToken", "maxResults"))
+    return zlib.crc32(repr(query).encode())
+
+
+def page_request(params: dict[str, Any], *, maximum: int = 100, default: int | None = None) -> tuple[int, int]:
+    """(after_seq, limit) for a paginated call; checks maxResults and nextToken."""
+    limit = params.get("maxResults")
+    if limit is None:
+        limit = default if default is not None else maximum
+    elif not 1 <= limit <= maximum:
+        raise BatchClientError(f"maxResults must be between 1 and {maximum}")
+    token = params.get("nextToken")
+    if not token:
+        return 0, limit
+    try:
+        fingerprint, seq = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        after = int(seq)
+        ok = int(fingerprint) == _fingerprint(params)
+    except (ValueError, UnicodeDecodeError):
+        ok = False
+    if not ok:
+        raise BatchClientError("Invalid nextToken")
+    return after, limit
+
+
+def page_token(params: dict[str, Any], last_seq: int | None) -> str | None:
+    if last_seq is None:
+        return None
+    return base64.urlsafe_b64encode(f"{_fingerprint(params)}:{last_seq}".encode()).decode()
+
+
+def paged(params: dict[str, Any], key: str, table: Table, render, keep=None, *, maximum: int = 100) -> dict[str, Any]:
+    """Answer a list/describe call over `table` in creation order."""
+    after, limit = page_request(params, maximum=maximum)
+    items, last = table.page(after, limit, keep)
+    out: dict[str, Any] = {key: [render(r) for r in items]}
+    token = page_token(params, last)
+    if token is not None:
+        out["nextToken"] = token
+    return out

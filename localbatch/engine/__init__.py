@@ -1,0 +1,1 @@
+"""The in-process engine: one Backend per (account, region), no threads."""

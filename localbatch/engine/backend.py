@@ -1,0 +1,73 @@
+"""All Batch state of one (account, region), and the events that move it.
+
+A Backend is never shared between two patches or two regions. It is only
+touched with the controller's lock held, and every change goes through its
+journal so a failed call leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+from localbatch import ids
+from localbatch.config import EngineConfig
+from localbatch.engine.events import EventQueue
+from localbatch.engine.journal import Journal
+from localbatch.engine.tables import Table
+
+
+class Backend:
+    def __init__(self, account_id: str, region: str, config: EngineConfig, seed: int | str = 0) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.config = config
+        self.ids = ids.IdFactory(f"{seed}:{account_id}:{region}")
+        self.journal = Journal()
+        self.events = EventQueue(self.journal)
+        # Engine time of the step being processed: the due time of an event
+        # while it runs, the call time while an operation runs.
+        self.now_ms = 0
+        self._seq = itertools.count(1)
+        j = self.journal
+        self.compute_environments = Table(j)
+        self.job_queues = Table(j)
+        self.job_definitions = Table(j, unique_names=False)
+        self.scheduling_policies = Table(j)
+        self.service_environments = Table(j)
+        self.quota_shares = Table(j, unique_names=False)
+        self.consumable_resources = Table(j)
+        # Called after the events of each timestamp ran (schedulers hook here).
+        self.after_events: list[Callable[["Backend"], None]] = []
+
+    # -- identity -----------------------------------------------------------
+
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def arn(self, resource: str) -> str:
+        return ids.arn(self.region, self.account_id, resource)
+
+    # -- time ---------------------------------------------------------------
+
+    def schedule_in(self, delay_ms: int, action: Callable[..., Any], *args: Any) -> list:
+        return self.events.schedule(self.now_ms + delay_ms, action, *args)
+
+    @property
+    def resource_latency_ms(self) -> int:
+        return round(self.config.resource_latency * 1000)
+
+    def run_until(self, now_ms: int) -> None:
+        """Run every event due at or before `now_ms`, each at its own time."""
+        while True:
+            entry = self.events.pop_due(now_ms)
+            if entry is None:
+                break
+            due_ms, _, action, args = entry
+            if due_ms > self.now_ms:
+                self.now_ms = due_ms
+            action(*args)
+            for hook in self.after_events:
+                hook(self)
+        if now_ms > self.now_ms:
+            self.now_ms = now_ms

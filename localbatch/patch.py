@@ -1,0 +1,140 @@
+"""`localbatch.patch()`: context manager, decorator and start()/stop() in one.
+
+Every start makes a fresh controller with empty state and pushes it on the
+shim's stack; stop pops it, and botocore is back to normal once the stack is
+empty. Nested patches shadow outer ones, like freezegun and time-machine.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+import unittest
+from typing import Any, Callable, TypeVar
+
+from localbatch import shim
+from localbatch.config import EngineConfig
+from localbatch.controller import LocalBatch
+from localbatch.errors import LocalBatchError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_real_sleep = time.sleep
+
+
+def _autojump_sleep(seconds: float) -> None:
+    # Installed only while an autojump patch is active: a polling loop's
+    # sleep becomes engine time, so the script finishes at once.
+    lb = shim.active()
+    if lb is not None and lb.autojump:
+        lb.advance(seconds)
+    else:
+        _real_sleep(seconds)
+
+
+def _sync_sleep_hook() -> None:
+    wanted = any(lb.autojump for lb in shim.ACTIVE)
+    time.sleep = _autojump_sleep if wanted else _real_sleep
+
+
+class patch:
+    """Answer every boto3 `batch` client in this process from localbatch.
+
+    Keyword arguments: ``account_id`` (default ``123456789012``),
+    ``region`` (used when a client has none configured; default
+    ``us-east-1``), ``autojump`` (``time.sleep`` advances engine time),
+    ``seed`` (ids), ``check_responses`` (validate every response against the
+    model; on in localbatch's own test suite), and any `EngineConfig` field.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: str = "123456789012",
+        region: str = "us-east-1",
+        autojump: bool = False,
+        seed: int | str = 0,
+        check_responses: bool | None = None,
+        **engine_options: Any,
+    ) -> None:
+        if not (len(account_id) == 12 and account_id.isdigit()):
+            raise LocalBatchError(f"account_id must be 12 digits, got {account_id!r}")
+        self._options = dict(account_id=account_id, default_region=region, autojump=autojump, seed=seed)
+        self._check_responses = check_responses
+        self._config = EngineConfig.from_options(engine_options)
+        self._started: list[LocalBatch] = []
+
+    # -- start / stop -------------------------------------------------------
+
+    def start(self) -> LocalBatch:
+        check = self._check_responses
+        if check is None:
+            import os
+
+            check = os.environ.get("LOCALBATCH_CHECK_RESPONSES", "") not in ("", "0")
+        lb = LocalBatch(check_responses=check, config=self._config, **self._options)
+        self._started.append(lb)
+        shim.ACTIVE.append(lb)
+        _sync_sleep_hook()
+        return lb
+
+    def stop(self) -> None:
+        if not self._started:
+            raise LocalBatchError("stop() called on a localbatch patch that is not started")
+        lb = self._started.pop()
+        shim.ACTIVE.remove(lb)
+        _sync_sleep_hook()
+
+    def __enter__(self) -> LocalBatch:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- decorator ----------------------------------------------------------
+
+    def __call__(self, target: F) -> F:
+        if isinstance(target, type):
+            if issubclass(target, unittest.TestCase):
+                return self._decorate_testcase(target)  # type: ignore[return-value]
+            raise LocalBatchError("localbatch.patch() decorates functions and unittest.TestCase classes")
+        if inspect.iscoroutinefunction(target):
+
+            @functools.wraps(target)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                with self:
+                    return await target(*args, **kwargs)
+
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(target)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return target(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    def _decorate_testcase(self, cls: type[unittest.TestCase]) -> type[unittest.TestCase]:
+        # Fresh state per test: start in setUp, stop through addCleanup so a
+        # failing setUp or test still stops the patch. The controller is
+        # `self.lb` inside the test.
+        original_setup = cls.setUp
+        owner = self
+
+        @functools.wraps(original_setup)
+        def setUp(test: unittest.TestCase) -> None:
+            test.lb = owner.start()  # type: ignore[attr-defined]
+            test.addCleanup(owner.stop)
+            original_setup(test)
+
+        cls.setUp = setUp  # type: ignore[method-assign]
+        return cls
+
+
+def current() -> LocalBatch:
+    """The controller of the innermost active patch."""
+    lb = shim.active()
+    if lb is None:
+        raise LocalBatchError("no localbatch patch is active")
+    return lb
