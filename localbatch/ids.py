@@ -7,9 +7,10 @@ ids on every run; two patches with the same seed hand out the same ids.
 from __future__ import annotations
 
 import random
-import uuid
 
 PARTITION = "aws"
+_CLEAR_VERSION = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_VERSION_4 = (0x4000 << 64) | (0x8000 << 48)
 
 
 class IdFactory:
@@ -17,7 +18,10 @@ class IdFactory:
         self._random = random.Random(seed)
 
     def uuid4(self) -> str:
-        return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
+        # The same string uuid.UUID(int=..., version=4) gives, a quarter of
+        # the cost: one is made per call (request ids) and per job.
+        h = "%032x" % ((self._random.getrandbits(128) & _CLEAR_VERSION) | _VERSION_4)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def hex(self, length: int) -> str:
         return f"{self._random.getrandbits(4 * length):0{length}x}"
