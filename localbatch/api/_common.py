@@ -39,6 +39,18 @@ def updated(backend: Any, resource: Any, **changes: Any) -> None:
     backend.journal.set(resource, "data", data)
 
 
+def finish_later(backend: Any, table: Table, resource: Any, expected: str, **changes: Any) -> None:
+    """Spec §1.1 [proposed]: an asynchronous status (CREATING, UPDATING) ends
+    after `backend.resource_latency_ms`, as an event. The event does nothing if
+    the resource left `table` or its status moved on in the meantime."""
+    backend.schedule_in(backend.resource_latency_ms, _finish, backend, table, resource, expected, changes)
+
+
+def _finish(backend: Any, table: Table, resource: Any, expected: str, changes: dict[str, Any]) -> None:
+    if table.by_arn.get(resource.arn) is resource and resource.data.get("status") == expected:
+        updated(backend, resource, **changes)
+
+
 def check_name(field: str, value: str) -> None:
     """Spec §7 row 1: resource names are 1-128 of [A-Za-z0-9_-]."""
     if not NAME_RE.fullmatch(value):
@@ -108,6 +120,35 @@ def page_token(params: dict[str, Any], last_seq: int | None) -> str | None:
     return base64.urlsafe_b64encode(f"{_fingerprint(params)}:{last_seq}".encode()).decode()
 
 
+def cursor_request(params: dict[str, Any], *, maximum: int = 100) -> tuple[str | None, int]:
+    """(cursor, limit) for a paginated call ordered by a key other than creation.
+
+    The cursor is the key of the last item already returned, as the caller
+    passed it to `cursor_token`; the caller parses it (and raises `Invalid
+    nextToken` if it cannot).
+    """
+    limit = params.get("maxResults")
+    if limit is None:
+        limit = maximum
+    elif not 1 <= limit <= maximum:
+        raise BatchClientError(f"maxResults must be between 1 and {maximum}")
+    token = params.get("nextToken")
+    if not token:
+        return None, limit
+    try:
+        fingerprint, cursor = base64.urlsafe_b64decode(token.encode()).decode().split(":", 1)
+        ok = int(fingerprint) == _fingerprint(params)
+    except (ValueError, UnicodeDecodeError):
+        ok = False
+    if not ok:
+        raise BatchClientError("Invalid nextToken")
+    return cursor, limit
+
+
+def cursor_token(params: dict[str, Any], cursor: str) -> str:
+    return base64.urlsafe_b64encode(f"{_fingerprint(params)}:{cursor}".encode()).decode()
+
+
 def paged(params: dict[str, Any], key: str, table: Table, render, keep=None, *, maximum: int = 100) -> dict[str, Any]:
     """Answer a list/describe call over `table` in creation order."""
     after, limit = page_request(params, maximum=maximum)
@@ -116,4 +157,31 @@ def paged(params: dict[str, Any], key: str, table: Table, render, keep=None, *, 
     token = page_token(params, last)
     if token is not None:
         out["nextToken"] = token
+    return out
+
+
+def describe_paged(
+    params: dict[str, Any], names_key: str, key: str, table: Table, render, *, maximum: int = 100
+) -> dict[str, Any]:
+    """Answer a Describe* call that takes up to `maximum` names/ARNs (spec §6.3).
+
+    Without names (or with an empty list) every resource is described. With
+    names, unknown ones are omitted, duplicates collapse, and the rest come in
+    creation order, paged the same way, so a token works for both forms.
+    """
+    names = params.get(names_key) or []
+    if len(names) > maximum:
+        raise BatchClientError(f"{names_key} must contain at most {maximum} items")
+    if not names:
+        return paged(params, key, table, render, maximum=maximum)
+    after, limit = page_request(params, maximum=maximum)
+    found: dict[int, Any] = {}
+    for name in names:
+        resource = table.get(name)
+        if resource is not None and resource.seq > after:
+            found[resource.seq] = resource
+    ordered = [found[seq] for seq in sorted(found)]
+    out: dict[str, Any] = {key: [render(r) for r in ordered[:limit]]}
+    if len(ordered) > limit:
+        out["nextToken"] = page_token(params, ordered[limit - 1].seq)
     return out

@@ -14,7 +14,7 @@ from localbatch import ids
 from localbatch.config import EngineConfig
 from localbatch.engine.events import EventQueue
 from localbatch.engine.journal import Journal
-from localbatch.engine.tables import Table
+from localbatch.engine.tables import JobDefinitionRevisions, Table
 
 
 class Backend:
@@ -33,6 +33,7 @@ class Backend:
         self.compute_environments = Table(j)
         self.job_queues = Table(j)
         self.job_definitions = Table(j, unique_names=False)
+        self.job_definition_revisions = JobDefinitionRevisions()
         self.scheduling_policies = Table(j)
         self.service_environments = Table(j)
         self.quota_shares = Table(j, unique_names=False)

@@ -104,3 +104,18 @@ class Table:
                     return out, out[-1].seq
                 i += 1
         return out, None
+
+
+class JobDefinitionRevisions:
+    """Every revision of each job definition name, and the names sorted.
+
+    Job definitions are described in (name, revision) order and resolved by
+    name to their latest ACTIVE revision; this index answers both without a
+    scan of all revisions.
+    """
+
+    __slots__ = ("by_name", "names")
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, tuple[Any, ...]] = {}
+        self.names: list[str] = []
