@@ -51,6 +51,14 @@ def _finish(backend: Any, table: Table, resource: Any, expected: str, changes: d
         updated(backend, resource, **changes)
 
 
+def check_new(table: Table, key: str, limit: int | None = None, kind: str = "") -> None:
+    """A create may not reuse a name (spec §7 row 3) nor pass the region's quota (§1.1)."""
+    if table.get(key) is not None:
+        raise BatchClientError("Object already exists")
+    if limit is not None and len(table) >= limit:
+        raise BatchClientError(f"Exceeded the limit of {limit} {kind}")
+
+
 def check_name(field: str, value: str) -> None:
     """Spec §7 row 1: resource names are 1-128 of [A-Za-z0-9_-]."""
     if not NAME_RE.fullmatch(value):

@@ -14,6 +14,7 @@ from localbatch import ids
 from localbatch.api import operation
 from localbatch.api._common import (
     check_name,
+    check_new,
     check_range,
     check_tags,
     clone,
@@ -288,11 +289,7 @@ def create_compute_environment(backend: Any, params: dict[str, Any]) -> dict[str
     _check_unmanaged_vcpus(ce_type, params.get("unmanagedvCpus"))
     check_tags(params.get("tags"))
     table = backend.compute_environments
-    if table.get(name) is not None:
-        raise BatchClientError("Object already exists")
-    limit = backend.config.max_compute_environments
-    if len(table) >= limit:
-        raise BatchClientError(f"Exceeded the limit of {limit} compute environments")
+    check_new(table, name, backend.config.max_compute_environments, "compute environments")
     if eks is not None:
         _check_cluster_quota(backend, eks["eksClusterArn"])
     arn = backend.arn(f"compute-environment/{name}")

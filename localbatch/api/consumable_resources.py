@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from localbatch.api import operation
-from localbatch.api._common import check_name, check_tags, clone, paged, require_one, updated
+from localbatch.api._common import check_name, check_new, check_tags, clone, paged, require_one, updated
 from localbatch.engine.tables import Resource
 from localbatch.errors import BatchClientError
 from localbatch.service_model import enum_message
@@ -89,11 +89,7 @@ def create_consumable_resource(backend: Any, params: dict[str, Any]) -> dict[str
         raise BatchClientError(enum_message("resourceType", resource_type, RESOURCE_TYPES))
     check_tags(params.get("tags"))
     table = backend.consumable_resources
-    if table.get(name) is not None:
-        raise BatchClientError("Object already exists")
-    limit = backend.config.max_consumable_resources
-    if len(table) >= limit:
-        raise BatchClientError(f"Exceeded the limit of {limit} consumable resources")
+    check_new(table, name, backend.config.max_consumable_resources, "consumable resources")
     arn = backend.arn(f"consumable-resource/{name}")
     data = {
         "consumableResourceName": name,

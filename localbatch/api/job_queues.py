@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from localbatch.api import operation
-from localbatch.api._common import check_name, check_range, check_tags, clone, describe_paged, finish_later, updated
+from localbatch.api._common import (
+    check_name,
+    check_new,
+    check_range,
+    check_tags,
+    clone,
+    describe_paged,
+    finish_later,
+    updated,
+)
 from localbatch.api.compute_environments import find_compute_environment, platform
 from localbatch.api.scheduling_policies import find as find_scheduling_policy
 from localbatch.api.scheduling_policies import is_quota_share
@@ -230,11 +239,7 @@ def create_job_queue(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     actions = _check_time_limit_actions(params.get("jobStateTimeLimitActions") or [], queue_type)
     check_tags(params.get("tags"))
     table = backend.job_queues
-    if table.get(name) is not None:
-        raise BatchClientError("Object already exists")
-    limit = backend.config.max_job_queues
-    if len(table) >= limit:
-        raise BatchClientError(f"Exceeded the limit of {limit} job queues")
+    check_new(table, name, backend.config.max_job_queues, "job queues")
     data: dict[str, Any] = {"jobQueueName": name, "jobQueueArn": arn, "state": params.get("state", "ENABLED")}
     if policy is not None:
         data["schedulingPolicyArn"] = policy.arn

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from localbatch.api import operation
-from localbatch.api._common import check_name, check_tags, clone, paged, updated
+from localbatch.api._common import check_name, check_new, check_tags, clone, finish_later, paged, updated
 from localbatch.api.scheduling_policies import is_quota_share
 from localbatch.engine.tables import Resource
 from localbatch.errors import BatchClientError
@@ -82,12 +82,6 @@ def _check_sharing(sharing: dict[str, Any]) -> dict[str, Any]:
     return sharing
 
 
-def _settle(backend: Any, share: Resource) -> None:
-    # CREATING / UPDATING become VALID once the latency has passed.
-    if share.data["status"] in ("CREATING", "UPDATING"):
-        updated(backend, share, status="VALID")
-
-
 def _finish_delete(backend: Any, share: Resource) -> None:
     backend.quota_shares.remove(share)
 
@@ -101,8 +95,7 @@ def create_quota_share(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     sharing = _check_sharing(params["resourceSharingConfiguration"])
     check_tags(params.get("tags"))
     arn = f"{queue.arn}/quota-share/{name}"
-    if backend.quota_shares.get(arn) is not None:
-        raise BatchClientError("Object already exists")
+    check_new(backend.quota_shares, arn)
     limit = backend.config.max_quota_shares_per_queue
     if len(shares_of_queue(backend, queue.arn)) >= limit:
         raise BatchClientError(f"Exceeded the limit of {limit} quota shares for job queue {queue.name}")
@@ -119,7 +112,7 @@ def create_quota_share(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     }
     share = Resource(backend.next_seq(), arn, name, data)
     backend.quota_shares.add(share)
-    backend.schedule_in(backend.resource_latency_ms, _settle, backend, share)
+    finish_later(backend, backend.quota_shares, share, "CREATING", status="VALID")
     return {"quotaShareName": name, "quotaShareArn": arn}
 
 
@@ -139,7 +132,7 @@ def update_quota_share(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
             changes[key] = params[key]
     if changes:
         updated(backend, share, status="UPDATING", **changes)
-        backend.schedule_in(backend.resource_latency_ms, _settle, backend, share)
+        finish_later(backend, backend.quota_shares, share, "UPDATING", status="VALID")
     return {"quotaShareName": share.name, "quotaShareArn": share.arn}
 
 

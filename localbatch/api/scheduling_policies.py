@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from localbatch.api import operation
-from localbatch.api._common import check_name, check_range, check_tags, clone, paged, require_one, updated
+from localbatch.api._common import check_name, check_new, check_range, check_tags, clone, paged, require_one, updated
 from localbatch.engine.tables import Resource
 from localbatch.errors import BatchClientError
 
@@ -66,8 +66,7 @@ def create_scheduling_policy(backend: Any, params: dict[str, Any]) -> dict[str, 
     check_name("name", name)
     body = _policy_body(params)
     check_tags(params.get("tags"))
-    if backend.scheduling_policies.get(name) is not None:
-        raise BatchClientError("Object already exists")
+    check_new(backend.scheduling_policies, name)
     arn = backend.arn(f"scheduling-policy/{name}")
     data = {"name": name, "arn": arn, **body, "tags": params.get("tags", {})}
     backend.scheduling_policies.add(Resource(backend.next_seq(), arn, name, data))

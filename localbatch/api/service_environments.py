@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from localbatch.api import operation
-from localbatch.api._common import check_name, check_tags, clone, describe_paged, finish_later, updated
+from localbatch.api._common import check_name, check_new, check_tags, clone, describe_paged, finish_later, updated
 from localbatch.engine.tables import Resource
 from localbatch.errors import BatchClientError
 
@@ -92,11 +92,7 @@ def create_service_environment(backend: Any, params: dict[str, Any]) -> dict[str
     limits = _check_capacity_limits(params["capacityLimits"])
     check_tags(params.get("tags"))
     table = backend.service_environments
-    if table.get(name) is not None:
-        raise BatchClientError("Object already exists")
-    quota = backend.config.max_service_environments
-    if len(table) >= quota:
-        raise BatchClientError(f"Exceeded the limit of {quota} service environments")
+    check_new(table, name, backend.config.max_service_environments, "service environments")
     arn = backend.arn(f"service-environment/{name}")
     data = {
         "serviceEnvironmentName": name,
