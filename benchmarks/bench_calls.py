@@ -111,27 +111,32 @@ def _time_calls(fn: Callable[[int], Any], start: int, count: int) -> float:
     return (time.perf_counter() - t0) / count
 
 
+def compare(label: str, op: str, call: Callable[[Any, int], dict[str, Any]], real: Any,
+            rounds: int, per_round: int) -> dict[str, Any]:
+    """Median µs per call of `call` on localbatch and on the floor, interleaved.
+
+    The floor answers with the body localbatch gave for the same call."""
+    canned = {op: {k: v for k, v in call(real, -1).items() if k != "ResponseMetadata"}}
+    floor = floor_client(canned)
+    for warm in (real, floor):
+        _time_calls(lambda i, c=warm: call(c, i), 10_000_000, 20)
+    lb_times, floor_times = [], []
+    offset = 0
+    for _ in range(rounds):
+        lb_times.append(_time_calls(lambda i: call(real, i), offset, per_round))
+        floor_times.append(_time_calls(lambda i: call(floor, i), offset, per_round))
+        offset += per_round
+    lb_us = statistics.median(lb_times) * 1e6
+    floor_us = statistics.median(floor_times) * 1e6
+    return {"call": label, "localbatch_us": lb_us, "floor_us": floor_us, "ratio": lb_us / floor_us}
+
+
 def measure(held: int, rounds: int, per_round: int) -> list[dict[str, Any]]:
-    results = []
     with localbatch.patch(check_responses=False) as lb:
         populate(lb, held)
         real = boto3.client("batch", region_name="us-east-1")
-        for label, op, call in scenarios(held):
-            canned = {op: {k: v for k, v in call(real, -1).items() if k != "ResponseMetadata"}}
-            floor = floor_client(canned)
-            for warm in (real, floor):
-                _time_calls(lambda i, c=warm: call(c, i), 10_000_000, 20)
-            lb_times, floor_times = [], []
-            offset = 0
-            for _ in range(rounds):
-                lb_times.append(_time_calls(lambda i: call(real, i), offset, per_round))
-                floor_times.append(_time_calls(lambda i: call(floor, i), offset, per_round))
-                offset += per_round
-            lb_us = statistics.median(lb_times) * 1e6
-            floor_us = statistics.median(floor_times) * 1e6
-            results.append({"call": label, "held": held, "localbatch_us": lb_us, "floor_us": floor_us,
-                            "ratio": lb_us / floor_us})
-    return results
+        return [{**compare(label, op, call, real, rounds, per_round), "held": held}
+                for label, op, call in scenarios(held)]
 
 
 def client_creation(rounds: int) -> dict[str, float]:

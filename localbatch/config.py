@@ -25,6 +25,20 @@ class EngineConfig:
     max_compute_environments_per_queue: int = 3
     max_quota_shares_per_queue: int = 20
     max_consumable_resources: int = 50_000
+    # Container jobs (spec §3.1 dwell times): seconds a job stays SUBMITTED
+    # before its evaluation, STARTING before RUNNING, and RUNNING when no
+    # `lb.on_job` rule says otherwise.
+    submitted_seconds: float = 0.0
+    starting_seconds: float = 0.0
+    job_duration: float = 0.0
+    # Service jobs (spec §3.1, §4.3): seconds a service job stays SCHEDULED
+    # (SageMaker Pending) and STARTING (Downloading) before it is RUNNING.
+    service_scheduled_seconds: float = 0.0
+    service_starting_seconds: float = 0.0
+    # Let later RUNNABLE jobs past a head job that cannot be placed (spec §3.2).
+    backfill: bool = False
+    # Keep every job transition for `lb.timeline()` (off saves memory in big runs).
+    record_timeline: bool = True
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "EngineConfig":

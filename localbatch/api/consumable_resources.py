@@ -13,6 +13,7 @@ from typing import Any
 
 from localbatch.api import operation
 from localbatch.api._common import check_name, check_new, check_tags, clone, paged, require_one, updated
+from localbatch.engine.schedulers import request_dispatch
 from localbatch.engine.tables import Resource
 from localbatch.errors import BatchClientError
 from localbatch.service_model import enum_message
@@ -102,6 +103,7 @@ def create_consumable_resource(backend: Any, params: dict[str, Any]) -> dict[str
         "tags": params.get("tags", {}),
     }
     table.add(ConsumableResource(backend.next_seq(), arn, name, data))
+    request_dispatch(backend)  # a job may have been waiting for this resource
     return {"consumableResourceName": name, "consumableResourceArn": arn}
 
 
@@ -162,6 +164,7 @@ def update_consumable_resource(backend: Any, params: dict[str, Any]) -> dict[str
     if quantity is not None:
         total = _new_total(resource, operation_name, quantity)
         _set_quantities(backend, resource, total, resource.data["inUseQuantity"])
+        request_dispatch(backend)  # a job waiting for units may fit now
     out = {
         "consumableResourceName": resource.name,
         "consumableResourceArn": resource.arn,

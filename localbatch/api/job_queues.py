@@ -318,8 +318,17 @@ def _remove_job_queue(backend: Any, queue: Resource) -> None:
     [proposed]: non-terminal jobs FAILED with "Job queue deleted") and of its
     quota shares belongs here.
     """
+    # Imported here: the engine modules import the api resource modules.
+    from localbatch.api.quota_shares import shares_of_queue
+    from localbatch.engine.flow import fail_jobs_of_queue
+    from localbatch.engine.service_lifecycle import fail_jobs_of_queue as fail_service_jobs_of_queue
+
     table = backend.job_queues
     if table.by_arn.get(queue.arn) is queue:
+        fail_jobs_of_queue(backend, queue.arn)
+        fail_service_jobs_of_queue(backend, queue.arn)
+        for share in shares_of_queue(backend, queue.arn):
+            backend.quota_shares.remove(share)
         table.remove(queue)
 
 

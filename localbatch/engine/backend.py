@@ -12,8 +12,11 @@ from typing import Any, Callable
 
 from localbatch import ids
 from localbatch.config import EngineConfig
+from localbatch.engine import schedulers, service_lifecycle
 from localbatch.engine.events import EventQueue
+from localbatch.engine.jobs import JobStore
 from localbatch.engine.journal import Journal
+from localbatch.engine.service_jobs import ServiceJobStore
 from localbatch.engine.tables import JobDefinitionRevisions, Table
 
 
@@ -40,6 +43,12 @@ class Backend:
         self.consumable_resources = Table(j)
         # Called after the events of each timestamp ran (schedulers hook here).
         self.after_events: list[Callable[["Backend"], None]] = []
+        # Container jobs: entities, indexes and scheduler state (engine/jobs.py).
+        self.jobs = JobStore(self.journal)
+        self.after_events.append(schedulers.after_event)
+        # Service jobs (SageMaker Training): engine/service_jobs.py, service_lifecycle.py.
+        self.service_jobs = ServiceJobStore(self.journal)
+        self.after_events.append(service_lifecycle.after_event)
 
     # -- identity -----------------------------------------------------------
 

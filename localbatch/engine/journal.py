@@ -34,6 +34,11 @@ class Journal:
     def __init__(self) -> None:
         self._undo: list[tuple[Callable[..., Any], tuple]] | None = None
 
+    @property
+    def active(self) -> bool:
+        """True while a call or event is running (its changes can still be undone)."""
+        return self._undo is not None
+
     def begin(self) -> None:
         self._undo = []
 

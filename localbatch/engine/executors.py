@@ -1,0 +1,393 @@
+"""How an attempt runs and how it ends (spec §2.1, §2.6, §2.7, §2.8, §2.10).
+
+A dispatched job is STARTING for `starting_seconds`, then RUNNING. What
+happens next is the test's to say, through rules added with
+`lb.on_job(...)` (the most recently added rule whose job-name glob, and
+queue if given, match wins): a duration and an exit code, a `run` callable
+that gets the job as it would run on AWS and returns the exit code, or
+`duration=None` to keep the job RUNNING until `lb.complete(...)`. Without a
+rule a job succeeds after `job_duration` seconds (default 0) with exit
+code 0 and statusReason "Essential container in task exited".
+
+An attempt ends one of five ways: its duration runs out, `lb.complete`,
+`lb.fail_host` (host lost), its timeout (exit code 137, never retried), or
+TerminateJob (exit code 143, never retried). A non-zero end is retried
+while attempts remain and `evaluateOnExit` says RETRY.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from typing import Any, Callable
+
+from localbatch.engine import capacity
+from localbatch.engine.jobs import (
+    ACTIVE,
+    FAILED,
+    RUNNABLE,
+    RUNNING,
+    STARTING,
+    SUCCEEDED,
+    TERMINAL,
+    Attempt,
+    Job,
+    derived_hex,
+)
+from localbatch.engine.lifecycle import create, transition
+from localbatch.engine.schedulers import job_event, request_dispatch
+from localbatch.errors import LocalBatchError
+
+ESSENTIAL_EXITED = "Essential container in task exited"
+TIMED_OUT = "Job attempt duration exceeded timeout"
+TIMEOUT_EXIT_CODE = 137
+TERMINATED_EXIT_CODE = 143
+
+
+# -- test control: rules --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobRule:
+    name: str = "*"
+    queue: str | None = None
+    duration: float | None = 0
+    exit_code: int = 0
+    reason: str | None = None
+    run: Callable[["JobRun"], Any] | None = None
+
+    def matches(self, job: Job) -> bool:
+        if self.queue is not None and self.queue not in (job.queue_arn, job.queue_arn.rpartition("/")[2]):
+            return False
+        return fnmatchcase(job.name, self.name)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """A job as its container would see it on AWS, handed to a rule's `run`."""
+
+    job_id: str
+    job_name: str
+    job_arn: str
+    job_queue: str
+    compute_environment: str
+    attempt: int
+    command: list[str]
+    environment: dict[str, str]
+    parameters: dict[str, str]
+    image: str | None
+    vcpus: float
+    array_index: int | None = None
+    array_size: int | None = None
+    node_index: int | None = None
+    num_nodes: int | None = None
+    main_node_index: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def match_rule(backend: Any, job: Job) -> JobRule | None:
+    for rule in reversed(backend.jobs.rules):
+        if rule.matches(job):
+            return rule
+    return None
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+# -- what the container sees (spec §2.11) ------------------------------------------
+
+
+def container_of(job: Job) -> dict[str, Any]:
+    """The effective container of a job (of its main node, for a multi-node job)."""
+    from localbatch.engine.flow import node_container
+
+    spec = job.spec
+    if spec.node_properties is not None:
+        index = job.index if job.is_node else spec.node_properties["mainNode"]
+        return node_container(spec, index) or {}
+    if spec.container is not None:
+        return spec.container
+    if spec.ecs_properties is not None:
+        containers = spec.ecs_properties["taskProperties"][0]["containers"]
+        return next((c for c in containers if c.get("essential", True)), containers[0])
+    if spec.eks_properties is not None:
+        pod = spec.eks_properties.get("podProperties") or {}
+        first = (pod.get("containers") or [{}])[0]
+        return {
+            "image": first.get("image"),
+            "command": list(first.get("command") or []) + list(first.get("args") or []),
+            "environment": first.get("env") or [],
+        }
+    return {}
+
+
+def batch_environment(job: Job, attempt: int, ce_arn: str | None) -> dict[str, str]:
+    container = container_of(job)
+    env = {v["name"]: v.get("value", "") for v in container.get("environment") or ()}
+    env["AWS_BATCH_CE_NAME"] = (ce_arn or "").rpartition("/")[2]
+    env["AWS_BATCH_JQ_NAME"] = job.queue_arn.rpartition("/")[2]
+    env["AWS_BATCH_JOB_ID"] = job.id
+    env["AWS_BATCH_JOB_ATTEMPT"] = str(attempt)
+    if job.is_array_child:
+        env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(job.index)
+        env["AWS_BATCH_JOB_ARRAY_SIZE"] = str(job.spec.array_size)
+    nodes = job.spec.node_properties
+    if nodes is not None:
+        main = nodes["mainNode"]
+        index = job.index if job.is_node else main
+        env["AWS_BATCH_JOB_MAIN_NODE_INDEX"] = str(main)
+        env["AWS_BATCH_JOB_NODE_INDEX"] = str(index)
+        env["AWS_BATCH_JOB_NUM_NODES"] = str(nodes["numNodes"])
+        if index != main:
+            env["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"] = main_node_address(job.parent or job)
+    return env
+
+
+def main_node_address(job: Job) -> str:
+    digits = int(derived_hex(job.id, "main-node-ip", 4), 16)
+    return f"10.0.{digits >> 8}.{(digits & 0xFF) or 1}"
+
+
+def job_run(job: Job) -> JobRun:
+    container = container_of(job)
+    attempt = job.attempts[-1]
+    nodes = job.spec.node_properties
+    return JobRun(
+        job_id=job.id,
+        job_name=job.name,
+        job_arn=job.arn,
+        job_queue=job.queue_arn,
+        compute_environment=attempt.compute_environment,
+        attempt=attempt.number,
+        command=list(container.get("command") or []),
+        environment=batch_environment(job, attempt.number, attempt.compute_environment),
+        parameters=dict(job.spec.parameters or {}),
+        image=container.get("image"),
+        vcpus=job.spec.vcpus,
+        array_index=job.index if job.is_array_child else None,
+        array_size=job.spec.array_size if job.is_array_child else None,
+        node_index=nodes["mainNode"] if nodes is not None else None,
+        num_nodes=nodes["numNodes"] if nodes is not None else None,
+        main_node_index=nodes["mainNode"] if nodes is not None else None,
+        tags=dict((job.parent.tags if job.is_array_child else job.tags) or {}),
+    )
+
+
+# -- STARTING and RUNNING -----------------------------------------------------------
+
+
+def start_attempt(backend: Any, job: Job, ce: Any) -> None:
+    """Dispatch a RUNNABLE job onto `ce`: capacity and units are held from now on."""
+    journal = backend.journal
+    capacity.hold(backend, job, ce.arn)
+    capacity.lock_consumables(backend, job)
+    journal.append(job.attempts, Attempt(len(job.attempts) + 1, ce.arn))
+    transition(backend, job, STARTING)
+    if job.is_multinode:
+        _start_nodes(backend, job, ce.arn)
+    delay = _ms(backend.config.starting_seconds)
+    journal.set(job, "event", job_event(backend, delay, _now_running, backend, job))
+
+
+def _now_running(backend: Any, job: Job) -> None:
+    journal = backend.journal
+    journal.set(job, "event", None)
+    if job.status != STARTING:
+        return
+    now = backend.now_ms
+    journal.set(job.attempts[-1], "started_at", now)
+    transition(backend, job, RUNNING)
+    parent = job.parent
+    if parent is not None and parent.started_at is None:
+        journal.set(parent, "started_at", now)
+    for node in job.children if job.is_multinode else ():
+        journal.set(node.attempts[-1], "started_at", now)
+        transition(backend, node, RUNNING)
+    rule = match_rule(backend, job)
+    duration = backend.config.job_duration if rule is None else rule.duration
+    exit_code, reason = (0, None) if rule is None else (rule.exit_code, rule.reason)
+    if rule is not None and rule.run is not None:
+        exit_code = _exit_code(rule.run(job_run(job)))
+    journal.set(job, "outcome", (exit_code, reason))
+    seconds = (job.spec.timeout or {}).get("attemptDurationSeconds")
+    if seconds:
+        timer = job_event(backend, seconds * 1000, _timed_out, backend, job, len(job.attempts))
+        journal.set(job, "timeout_event", timer)
+    if duration is not None:
+        journal.set(job, "event", job_event(backend, _ms(duration), _ran_out, backend, job))
+
+
+def _exit_code(result: Any) -> int:
+    if result is None:
+        return 0
+    if isinstance(result, bool) or not isinstance(result, int):
+        raise LocalBatchError(f"a job rule's run() must return an int exit code (or None for 0), got {result!r}")
+    return result
+
+
+def _ran_out(backend: Any, job: Job) -> None:
+    backend.journal.set(job, "event", None)
+    if job.status == RUNNING:
+        exit_code, reason = job.outcome or (0, None)
+        end_attempt(backend, job, exit_code=exit_code, reason=reason, status_reason=ESSENTIAL_EXITED)
+
+
+def _timed_out(backend: Any, job: Job, attempt: int) -> None:
+    backend.journal.set(job, "timeout_event", None)
+    if job.status == RUNNING and len(job.attempts) == attempt:
+        end_attempt(backend, job, exit_code=TIMEOUT_EXIT_CODE, reason=None, status_reason=TIMED_OUT, retry=False)
+
+
+# -- the end of an attempt ------------------------------------------------------------
+
+
+def end_attempt(
+    backend: Any,
+    job: Job,
+    *,
+    exit_code: int | None,
+    reason: str | None,
+    status_reason: str,
+    retry: bool = True,
+) -> None:
+    """Close the current attempt; the job succeeds, is retried, or fails."""
+    from localbatch.engine.flow import finished
+
+    journal = backend.journal
+    attempt = job.attempts[-1]
+    _close(backend, attempt, exit_code, reason, status_reason)
+    _cancel_timers(backend, job)
+    capacity.release(backend, job)
+    capacity.release_consumables(backend, job)
+    if exit_code == 0:
+        to = SUCCEEDED
+    elif retry and should_retry(job, attempt):
+        to = RUNNABLE
+    else:
+        to = FAILED
+    for node in job.children if job.is_multinode else ():
+        _close(backend, node.attempts[-1], exit_code, reason, status_reason)
+        transition(backend, node, to, None if to == RUNNABLE else status_reason)
+    journal.set(job, "outcome", None)
+    transition(backend, job, to, None if to == RUNNABLE else status_reason)
+    if to in TERMINAL:
+        finished(backend, job)
+    else:
+        request_dispatch(backend)
+
+
+def _close(backend: Any, attempt: Attempt, exit_code: int | None, reason: str | None, status_reason: str) -> None:
+    # One undo record for the four fields: this runs once per attempt.
+    backend.journal.record(_reopen, attempt, attempt.stopped_at, attempt.exit_code, attempt.reason,
+                           attempt.status_reason)
+    attempt.stopped_at = backend.now_ms
+    attempt.exit_code = exit_code
+    attempt.reason = reason
+    attempt.status_reason = status_reason
+
+
+def _reopen(attempt: Attempt, stopped_at: Any, exit_code: Any, reason: Any, status_reason: Any) -> None:
+    attempt.stopped_at, attempt.exit_code, attempt.reason, attempt.status_reason = (
+        stopped_at, exit_code, reason, status_reason
+    )
+
+
+def _cancel_timers(backend: Any, job: Job) -> None:
+    if job.event is not None:
+        backend.events.cancel(job.event)
+        backend.journal.set(job, "event", None)
+    if job.timeout_event is not None:
+        backend.events.cancel(job.timeout_event)
+        backend.journal.set(job, "timeout_event", None)
+
+
+def _start_nodes(backend: Any, job: Job, ce_arn: str) -> None:
+    from localbatch.engine.jobs import Job as NodeJob
+
+    journal = backend.journal
+    number = len(job.attempts)
+    if job.children is None:
+        nodes = []
+        for index in range(job.spec.node_properties["numNodes"]):
+            node = NodeJob(
+                backend.next_seq(), f"{job.id}#{index}", f"{job.arn}#{index}", job.name, job.queue_arn, job.spec,
+                backend.now_ms,
+            )
+            node.parent = job
+            node.index = index
+            node.attempts.append(Attempt(number, ce_arn))
+            create(backend, node, STARTING)
+            nodes.append(node)
+        journal.set(job, "children", nodes)
+        return
+    for node in job.children:
+        journal.append(node.attempts, Attempt(number, ce_arn))
+        transition(backend, node, STARTING)
+
+
+# -- retry strategy (spec §2.6) -----------------------------------------------------------
+
+
+def should_retry(job: Job, attempt: Attempt) -> bool:
+    strategy = job.spec.retry_strategy
+    if not strategy or len(job.attempts) >= (strategy.get("attempts") or 1):
+        return False
+    for entry in strategy.get("evaluateOnExit") or ():
+        if _entry_matches(entry, attempt):
+            return entry["action"].upper() == "RETRY"
+    return True
+
+
+def _entry_matches(entry: dict[str, Any], attempt: Attempt) -> bool:
+    targets = (
+        ("onStatusReason", attempt.status_reason),
+        ("onReason", attempt.reason),
+        ("onExitCode", None if attempt.exit_code is None else str(attempt.exit_code)),
+    )
+    for key, value in targets:
+        pattern = entry.get(key)
+        if pattern is not None and not retry_pattern(pattern).fullmatch(value or ""):
+            return False
+    return True
+
+
+@lru_cache(maxsize=1024)
+def retry_pattern(pattern: str) -> re.Pattern[str]:
+    """Spec §2.6 [proposed]: `*` matches any run of characters, anything else is literal."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
+
+
+# -- ends the test or the caller asks for --------------------------------------------------
+
+
+def terminate(backend: Any, job: Job, reason: str) -> None:
+    """TerminateJob on a STARTING / RUNNING job (spec §2.8): FAILED, not retried."""
+    backend.journal.set(job, "is_terminated", True)
+    end_attempt(backend, job, exit_code=TERMINATED_EXIT_CODE, reason=None, status_reason=reason, retry=False)
+
+
+def fail_host(backend: Any, job: Job) -> None:
+    """The instance under the attempt is lost; retry rules apply."""
+    _running_job(job, "fail_host")
+    job = job.parent if job.is_node else job
+    instance = "i-" + derived_hex(job.id, f"instance/{len(job.attempts)}", 17)
+    end_attempt(backend, job, exit_code=None, reason=None, status_reason=f"Host EC2 (instance {instance}) terminated.")
+
+
+def complete(backend: Any, job: Job, exit_code: int, reason: str | None) -> None:
+    """End a RUNNING attempt now, as if its container exited with `exit_code`."""
+    _running_job(job, "complete", RUNNING)
+    job = job.parent if job.is_node else job
+    end_attempt(backend, job, exit_code=exit_code, reason=reason, status_reason=ESSENTIAL_EXITED)
+
+
+def _running_job(job: Job, what: str, *statuses: str) -> None:
+    allowed = statuses or tuple(ACTIVE)
+    if job.is_node and job.index != job.spec.node_properties["mainNode"]:
+        raise LocalBatchError(f"{what}({job.id!r}): only the main node of a multi-node job decides how it ends")
+    if job.status not in allowed:
+        raise LocalBatchError(f"{what}({job.id!r}): the job is {job.status}, not {' or '.join(sorted(allowed))}")

@@ -1,0 +1,141 @@
+"""The container-job state machine as data (spec §2.1), and the one function
+that moves a job.
+
+`transition` is the only place a job's status changes. It checks the move
+against `TRANSITIONS`, stamps the engine time (`scheduledAt` at STARTING,
+`startedAt` at RUNNING, `stoppedAt` at a final status), keeps the indexes of
+engine/jobs.py and the array parent's status summary in step, records the
+move on the timeline, and leaves one undo record in the journal, so a call
+that fails later leaves the job exactly as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localbatch.engine.jobs import (
+    FAILED,
+    PENDING,
+    RUNNABLE,
+    RUNNING,
+    STARTING,
+    STATUSES,
+    SUBMITTED,
+    SUCCEEDED,
+    TERMINAL,
+    Job,
+)
+from localbatch.errors import LocalBatchError
+
+# from -> the statuses a job may move to. `None` is "not yet created":
+# submitted jobs start SUBMITTED, array children are spawned PENDING, and the
+# nodes of a multi-node job are created with it, STARTING.
+TRANSITIONS: dict[str | None, frozenset[str]] = {
+    None: frozenset({SUBMITTED, PENDING, STARTING}),
+    SUBMITTED: frozenset({PENDING, RUNNABLE, FAILED}),
+    PENDING: frozenset({RUNNABLE, SUCCEEDED, FAILED}),  # SUCCEEDED: an array parent whose children all did
+    RUNNABLE: frozenset({STARTING, FAILED}),
+    STARTING: frozenset({RUNNING, RUNNABLE, FAILED}),  # RUNNABLE: a failed start with retries left
+    RUNNING: frozenset({SUCCEEDED, FAILED, RUNNABLE}),  # RUNNABLE: a failed attempt with retries left
+    SUCCEEDED: frozenset(),
+    FAILED: frozenset(),
+}
+
+_KEEP = object()
+
+
+def create(backend: Any, job: Job, status: str, reason: str | None = None) -> None:
+    """Register a new job and record its first status."""
+    backend.jobs.add(job)
+    transition(backend, job, status, reason)
+
+
+def transition(backend: Any, job: Job, to: str, reason: Any = None) -> None:
+    """Move `job` to status `to` at engine time, with statusReason `reason`
+    (None clears it)."""
+    frm = job.status
+    if to not in TRANSITIONS[frm]:
+        raise LocalBatchError(f"localbatch bug: job {job.id} cannot move from {frm} to {to}")
+    now = backend.now_ms
+    store = backend.jobs
+    old = (frm, job.status_reason, job.scheduled_at, job.started_at, job.stopped_at, job.blocked_reason,
+           job.blocked_since, job.summary_at if job.parent is None else job.parent.summary_at)
+    job.status = to
+    job.status_reason = reason
+    job.blocked_reason = job.blocked_since = None
+    if to == STARTING:
+        job.scheduled_at = now
+    elif to == RUNNING:
+        job.started_at = now
+    elif to in TERMINAL:
+        job.stopped_at = now
+    _move(store, job, frm, to, now)
+    recorded = backend.config.record_timeline
+    if recorded:
+        store.timeline.append((now, job.id, job.name, frm, to, reason))
+    backend.journal.record(_undo, store, job, old, to, recorded)
+
+
+def _move(store: Any, job: Job, frm: str | None, to: str, now: int) -> None:
+    parent = job.parent
+    if parent is None:
+        by_status = store.queue(job.queue_arn).by_status
+        if frm is not None:
+            by_status[frm].discard(job.seq)
+        by_status[to].add(job.seq)
+    elif parent.summary is not None:  # an array child
+        summary = parent.summary
+        if frm is not None:
+            summary[frm] -= 1
+        summary[to] += 1
+        parent.summary_at = now
+    if job.is_node:
+        return  # nodes run with their job; only the job itself waits in the queue
+    if frm == RUNNABLE:
+        queue = store.queues[job.queue_arn]
+        queue.runnable.discard(job.key)
+        queue.runnable_jobs.pop(job.key, None)
+    if to == RUNNABLE:
+        queue = store.queue(job.queue_arn)
+        queue.runnable.add(job.key)
+        queue.runnable_jobs[job.key] = job
+
+
+def _undo(store: Any, job: Job, old: tuple, to: str, recorded: bool) -> None:
+    frm = old[0]
+    if frm is None:
+        # The job itself leaves the store through the journal entries of
+        # JobStore.add; only the index entry made here must go.
+        _unindex(store, job, to)
+    else:
+        _move(store, job, to, frm, old[7] or 0)
+    (job.status, job.status_reason, job.scheduled_at, job.started_at, job.stopped_at, job.blocked_reason,
+     job.blocked_since, summary_at) = old
+    if job.parent is None:
+        job.summary_at = summary_at
+    else:
+        job.parent.summary_at = summary_at
+    if recorded:
+        store.timeline.pop()
+
+
+def _unindex(store: Any, job: Job, status: str) -> None:
+    parent = job.parent
+    if parent is None:
+        queue = store.queues.get(job.queue_arn)
+        if queue is not None:
+            queue.by_status[status].discard(job.seq)
+    elif parent.summary is not None:
+        parent.summary[status] -= 1
+    job.status = None
+
+
+def empty_summary() -> dict[str, int]:
+    return {status: 0 for status in STATUSES}
+
+
+def timeline_rows(backend: Any) -> list[dict[str, Any]]:
+    return [
+        {"job_id": job_id, "job_name": name, "from": frm, "to": to, "time_ms": at, "reason": reason}
+        for at, job_id, name, frm, to, reason in backend.jobs.timeline
+    ]

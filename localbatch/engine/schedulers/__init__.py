@@ -1,0 +1,104 @@
+"""When dispatch passes run, and which scheduler a queue uses (spec §3.1, §3.2).
+
+A dispatch pass is an event, scheduled at the current engine time by
+`request_dispatch` whenever something a scheduler reads has changed: a job
+became RUNNABLE or left RUNNABLE, a job gave back capacity, a compute
+environment or queue changed. At most one pass is pending at a time, so a
+burst of changes (256 jobs ending in the same millisecond) costs one pass;
+and a pass touches only queues with RUNNABLE jobs, each only as far as its
+first job that cannot be placed. Nothing else ever runs a pass: a call that
+changes nothing costs nothing.
+
+Queues are visited by `priority` descending, ties by creation order. Each
+queue kind has a scheduler module with `dispatch(backend, queue, jobs)`;
+FIFO is the only one so far (fair-share queues use it until
+schedulers/fair_share.py exists).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from localbatch.engine.schedulers import fifo
+
+
+def request_dispatch(backend: Any) -> None:
+    """Have a dispatch pass run at the current engine time (once, however often asked)."""
+    store = backend.jobs
+    if store.dispatch_event is None:
+        backend.journal.set(store, "dispatch_event", job_event(backend, 0, _dispatch_pass, backend))
+
+
+def job_event(backend: Any, delay_ms: int, action: Callable[..., Any], *args: Any) -> list:
+    """Schedule an engine event of the job engine.
+
+    The mark lets the after-event hook tell the job engine's own events
+    (hundreds of thousands) from the rare resource events that may change
+    what the scheduler sees.
+    """
+    return backend.schedule_in(delay_ms, _marked, backend, action, args)
+
+
+def _marked(backend: Any, action: Callable[..., Any], args: tuple) -> None:
+    action(*args)
+    backend.jobs.own_event = True
+    _checkpoint(backend.journal)
+
+
+def _checkpoint(journal: Any) -> None:
+    """Keep what this event did: each job event is atomic on its own.
+
+    A tick may run a million job events at one timestamp (100,000 jobs
+    ending at the same millisecond); an undo log spanning all of them costs
+    3-4x the time and hundreds of MiB. If a later event fails, the rollback
+    still returns the engine to an event boundary, with that event (and its
+    place in the queue) restored.
+    """
+    if journal.active:  # inside a tick
+        journal.commit()
+        journal.begin()
+
+
+def after_event(backend: Any) -> None:
+    """Backend hook, run after every event: a resource event (a compute
+    environment turning VALID, a queue update finishing...) gets a dispatch
+    pass if it changed anything a scheduler reads."""
+    store = backend.jobs
+    if store.own_event:
+        store.own_event = False
+        return
+    if store.queues and not unchanged(_configuration(backend), store.config_seen):
+        request_dispatch(backend)
+
+
+def _configuration(backend: Any) -> tuple:
+    # Stored data is copy-on-write: an update shows as a new dict object. The
+    # objects themselves are kept (not their ids, which a freed dict may hand
+    # on to its replacement).
+    return tuple(q.data for q in backend.job_queues) + tuple(ce.data for ce in backend.compute_environments)
+
+
+def unchanged(now: tuple, seen: tuple) -> bool:
+    """Whether two configurations (tuples of copy-on-write data dicts) are the same objects."""
+    return len(now) == len(seen) and all(a is b for a, b in zip(now, seen))
+
+
+def _queues_in_order(backend: Any) -> list[Any]:
+    return sorted(backend.job_queues, key=lambda q: (-q.data.get("priority", 0), q.seq))
+
+
+def _dispatch_pass(backend: Any) -> None:
+    store = backend.jobs
+    backend.journal.set(store, "dispatch_event", None)
+    for queue in _queues_in_order(backend):
+        jobs = store.queues.get(queue.arn)
+        if jobs is None or (not jobs.runnable and jobs.blocked_job is None):
+            continue
+        if queue.data.get("status") in ("DELETING", "DELETED"):
+            continue
+        scheduler_for(queue).dispatch(backend, queue, jobs)
+    backend.journal.set(store, "config_seen", _configuration(backend))
+
+
+def scheduler_for(queue: Any) -> Any:
+    return fifo
