@@ -208,7 +208,7 @@ def check_request(operation: str, params: dict[str, Any]) -> None:
 
 # Members the model marks required in an output shape that real Batch leaves
 # out until they happen (spec §2.1: `startedAt` is absent before a job runs).
-OPTIONAL_IN_PRACTICE = {("JobDetail", "startedAt")}
+OPTIONAL_IN_PRACTICE = {("JobDetail", "startedAt"), ("DescribeServiceJobResponse", "startedAt")}
 
 
 def _schema_for(name: str, spec: dict[str, Any]) -> dict[str, Any]:

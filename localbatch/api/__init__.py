@@ -36,6 +36,7 @@ def _load_all() -> None:
         scheduling_policies,
         service_environments,
         service_jobs,
+        snapshots,
         tags,
     )
 

@@ -83,6 +83,9 @@ def _check_sharing(sharing: dict[str, Any]) -> dict[str, Any]:
 
 
 def _finish_delete(backend: Any, share: Resource) -> None:
+    from localbatch.engine.service_lifecycle import fail_jobs_of_share
+
+    fail_jobs_of_share(backend, share)  # spec §1.7: deletion terminates all its jobs
     backend.quota_shares.remove(share)
 
 

@@ -1,0 +1,297 @@
+"""Service jobs (SageMaker Training): the entity, its attempts, and the
+indexes that keep every call's and every scheduling pass's cost flat however
+many jobs a backend holds (spec §4).
+
+A service job is a `ServiceJob` object (``__slots__``); DescribeServiceJob
+and ListServiceJobs render the output shapes from its slots
+(localbatch/api/service_jobs.py). What the job needs never changes after
+SubmitServiceJob: `units` (instance type -> instance count, from the
+payload's ResourceConfig, spec §4.2) is computed once.
+
+Indexes (updated only by `service_lifecycle.transition`, `ServiceJobStore.add`
+and `reprioritise`):
+
+* `by_id`: job id -> job; `by_seq`: creation seq -> job;
+* per queue: every job in creation order, one `SortedInts` of seqs per status
+  (ListServiceJobs pages newest first from a bisect), the jobs holding
+  capacity (SCHEDULED/STARTING/RUNNING), usage counters per unit;
+* per queue (FIFO and fair-share queues) or per quota share: the RUNNABLE
+  jobs as a `SortedInts` of dispatch keys, so a pass reads each head in
+  O(log n) and never scans the waiting jobs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from localbatch.engine.jobs import SortedInts
+
+SUBMITTED = "SUBMITTED"
+PENDING = "PENDING"
+RUNNABLE = "RUNNABLE"
+SCHEDULED = "SCHEDULED"
+STARTING = "STARTING"
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+STATUSES = (SUBMITTED, PENDING, RUNNABLE, SCHEDULED, STARTING, RUNNING, SUCCEEDED, FAILED)
+TERMINAL = frozenset({SUCCEEDED, FAILED})
+IN_USE = frozenset({SCHEDULED, STARTING, RUNNING})  # holding capacity (spec §3.5 "Units")
+NUM_INSTANCES = "NUM_INSTANCES"
+MAX_PRIORITY = 9999
+# Dispatch key inside a quota share: priority desc, then creation (seq) asc.
+_SEQ_BITS = 42
+
+
+def share_key(priority: int, seq: int) -> int:
+    return ((MAX_PRIORITY - priority) << _SEQ_BITS) | seq
+
+
+class ServiceAttempt:
+    """One SageMaker training job created for the service job (opened at SCHEDULED)."""
+
+    __slots__ = ("preempted", "started_at", "status_reason", "stopped_at", "training_job_arn")
+
+    def __init__(self, training_job_arn: str) -> None:
+        self.training_job_arn = training_job_arn
+        self.started_at: int | None = None
+        self.stopped_at: int | None = None
+        self.status_reason: str | None = None
+        self.preempted = False
+
+
+class ServiceJob:
+    __slots__ = (
+        "arn",
+        "attempts",
+        "blocked_reason",
+        "blocked_since",
+        "created_at",
+        "event",  # the pending lifecycle event
+        "front",  # (index in frontOfQueue, since) as last computed
+        "head_since",  # since when it is the head of its quota share
+        "held",  # (service environment ARN, {unit: quantity}) while SCHEDULED/STARTING/RUNNING
+        "id",
+        "is_terminated",
+        "name",
+        "outcome",  # (exit code, reason) decided when the attempt started RUNNING
+        "params",  # SubmitServiceJob request as given (clientToken dropped); never edited
+        "payload",  # serviceRequestPayload parsed, or None when it is not a JSON object
+        "preempted_count",
+        "priority",  # schedulingPriority (None until given)
+        "queue_arn",
+        "quota_share",  # quota share ARN, or None
+        "recent_preempted",  # newest first, at most 5
+        "runnable_since",  # when it last became RUNNABLE (Phase B FIFO order, spec §3.5)
+        "scheduled_at",
+        "seq",
+        "started_at",
+        "status",
+        "status_reason",
+        "stopped_at",
+        "tags",
+        "timeout_event",
+        "tries",  # attempts that ended other than by preemption (retryStrategy counts these)
+        "units",  # {capacity unit: instances}, from ResourceConfig (spec §4.2)
+    )
+
+    def __init__(self, seq: int, job_id: str, arn: str, name: str, queue_arn: str, now_ms: int) -> None:
+        self.seq = seq
+        self.id = job_id
+        self.arn = arn
+        self.name = name
+        self.queue_arn = queue_arn
+        self.params: dict[str, Any] = {}
+        self.payload: dict[str, Any] | None = None
+        self.units: dict[str, int] = {}
+        self.quota_share: str | None = None
+        self.priority: int | None = None
+        self.tags: dict[str, str] | None = None
+        self.status: str | None = None
+        self.status_reason: str | None = None
+        self.created_at = now_ms
+        self.scheduled_at: int | None = None
+        self.started_at: int | None = None
+        self.stopped_at: int | None = None
+        self.runnable_since = now_ms
+        self.attempts: list[ServiceAttempt] = []
+        self.tries = 0
+        self.preempted_count = 0
+        self.recent_preempted: list[ServiceAttempt] = []
+        self.is_terminated = False
+        self.held: tuple[str, dict[str, int]] | None = None
+        self.event: list | None = None
+        self.timeout_event: list | None = None
+        self.outcome: tuple[int, str | None] | None = None
+        self.blocked_reason: str | None = None
+        self.blocked_since: int | None = None
+        self.front: tuple[int, int] | None = None
+        self.head_since: int | None = None
+
+    @property
+    def effective_priority(self) -> int:
+        return self.priority or 0
+
+    @property
+    def instances(self) -> int:
+        return sum(self.units.values())
+
+    @property
+    def key(self) -> int:
+        """Dispatch key: within a quota share priority then creation; elsewhere creation (spec §3.2, §3.5)."""
+        if self.quota_share is not None:
+            return share_key(self.effective_priority, self.seq)
+        return self.seq
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The tag view TagResource / UntagResource / ListTagsForResource use (api/tags.py)."""
+        return {"tags": dict(self.tags or {})}
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        self.tags = value.get("tags")
+
+    def __repr__(self) -> str:
+        return f"<ServiceJob {self.id} {self.name} {self.status}>"
+
+
+def capacity_of(payload: dict[str, Any] | None) -> dict[str, int]:
+    """{instance type: count} of a CreateTrainingJob request (spec §4.2); {} if unreadable."""
+    if not isinstance(payload, dict):
+        return {}
+    config = payload.get("ResourceConfig")
+    if not isinstance(config, dict):
+        return {}
+    units: dict[str, int] = {}
+    groups = config.get("InstanceGroups")
+    entries = groups if isinstance(groups, list) and groups else [config]
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        kind, count = entry.get("InstanceType"), entry.get("InstanceCount", 1)
+        if isinstance(kind, str) and isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            units[kind] = units.get(kind, 0) + count
+    return units
+
+
+def parse_payload(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class Runnable:
+    """RUNNABLE jobs of one queue or quota share, smallest dispatch key first."""
+
+    __slots__ = ("jobs", "keys")
+
+    def __init__(self) -> None:
+        self.keys = SortedInts()
+        self.jobs: dict[int, ServiceJob] = {}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def head(self) -> ServiceJob | None:
+        key = self.keys.min()
+        return None if key is None else self.jobs[key]
+
+    def in_order(self, limit: int) -> list[ServiceJob]:
+        out: list[ServiceJob] = []
+        jobs = self.jobs
+        for key in self.keys.ascending():
+            out.append(jobs[key])
+            if len(out) == limit:
+                break
+        return out
+
+    def add(self, job: ServiceJob) -> None:
+        key = job.key
+        self.keys.add(key)
+        self.jobs[key] = job
+
+    def discard(self, job: ServiceJob, key: int | None = None) -> None:
+        key = job.key if key is None else key
+        self.keys.discard(key)
+        self.jobs.pop(key, None)
+
+
+class QueueServiceJobs:
+    __slots__ = ("blocked", "by_status", "front_jobs", "heads", "in_use", "listed", "runnable", "share_usage", "usage")
+
+    def __init__(self) -> None:
+        self.listed: list[int] = []  # creation order
+        self.by_status: dict[str, SortedInts] = {status: SortedInts() for status in STATUSES}
+        self.runnable = Runnable()  # FIFO / fair-share queues
+        self.in_use: dict[str, ServiceJob] = {}  # job id -> job, SCHEDULED/STARTING/RUNNING
+        self.usage: dict[str, int] = {}  # unit -> instances held by the queue's jobs
+        self.share_usage: dict[str, dict[str, int]] = {}  # quota share ARN -> unit -> instances
+        self.blocked: dict[str | None, ServiceJob] = {}  # quota share ARN (None: the queue) -> blocked head
+        self.front_jobs: list[ServiceJob] = []  # frontOfQueue as last computed
+        self.heads: dict[str, ServiceJob] = {}  # quota share ARN -> its first RUNNABLE job as last computed
+
+
+class ServiceJobStore:
+    def __init__(self, journal: Any) -> None:
+        self._journal = journal
+        self.by_id: dict[str, ServiceJob] = {}
+        self.by_seq: dict[int, ServiceJob] = {}
+        self.by_arn = _ByArn(self)
+        self.queues: dict[str, QueueServiceJobs] = {}
+        self.shares: dict[str, Runnable] = {}  # quota share ARN -> RUNNABLE jobs
+        self.tokens: dict[str, tuple[int, str, ServiceJob]] = {}  # clientToken -> (created_at, fingerprint, job)
+        self.se_used: dict[str, dict[str, int]] = {}  # service environment ARN -> unit -> instances
+        self.timeline: list[tuple] = []
+        # Container queues GetJobQueueSnapshot follows: queue ARN -> job id -> (index, since).
+        self.container_fronts: dict[str, dict[str, tuple[int, int]]] = {}
+        self.dispatch_event: list | None = None
+        self.own_event = False
+        self.config_seen: tuple = ()
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def get(self, job_id: str) -> ServiceJob | None:
+        return self.by_id.get(job_id)
+
+    def queue(self, queue_arn: str) -> QueueServiceJobs:
+        found = self.queues.get(queue_arn)
+        if found is None:
+            found = QueueServiceJobs()
+            self._journal.put(self.queues, queue_arn, found)
+        return found
+
+    def share(self, share_arn: str) -> Runnable:
+        found = self.shares.get(share_arn)
+        if found is None:
+            found = Runnable()
+            self._journal.put(self.shares, share_arn, found)
+        return found
+
+    def runnable_of(self, job: ServiceJob) -> Runnable:
+        if job.quota_share is not None:
+            return self.share(job.quota_share)
+        return self.queue(job.queue_arn).runnable
+
+    def add(self, job: ServiceJob) -> None:
+        j = self._journal
+        j.put(self.by_id, job.id, job)
+        j.put(self.by_seq, job.seq, job)
+        j.append(self.queue(job.queue_arn).listed, job.seq)
+
+
+class _ByArn:
+    """`Table.by_arn`-like view, so tags.find_taggable finds service jobs."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: ServiceJobStore) -> None:
+        self._store = store
+
+    def get(self, arn: str, default: Any = None) -> Any:
+        job = self._store.by_id.get(arn.rpartition("/")[2])
+        return job if job is not None and job.arn == arn else default

@@ -1,0 +1,129 @@
+"""GetJobQueueSnapshot through a real boto3 client (spec §5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.test_service_jobs_support import (
+    GPU,
+    T0_MS,
+    client,
+    describe,
+    fifo_queue,
+    frozen_lb,
+    quota_queue,
+    share,
+    submit,
+)
+from tests.helpers import client_error
+
+
+@pytest.fixture
+def lb():
+    yield from frozen_lb()
+
+
+@pytest.fixture
+def batch(lb):
+    return client()
+
+
+def front(snapshot):
+    return [(j["jobArn"].rpartition("/")[2], j["earliestTimeAtPosition"]) for j in snapshot["frontOfQueue"]["jobs"]]
+
+
+def test_unknown_queue(batch):
+    with pytest.raises(batch.exceptions.ClientException) as e:
+        batch.get_job_queue_snapshot(jobQueue="nope")
+    assert client_error(e) == "JobQueue nope not found."
+
+
+def test_fifo_service_queue(batch, lb):
+    fifo_queue(batch, lb, max_instances=2)
+    lb.on_job(duration=None)
+    ids = [submit(batch, f"j{i}", "fifo") for i in range(4)]
+    lb.advance(10)
+    snap = batch.get_job_queue_snapshot(jobQueue="fifo")
+    assert front(snap) == [(ids[2], T0_MS), (ids[3], T0_MS)]
+    assert snap["frontOfQueue"]["lastUpdatedAt"] == T0_MS + 10_000
+    assert snap["queueUtilization"]["totalCapacityUsage"] == [{"capacityUnit": GPU, "quantity": 2.0}]
+    assert "frontOfQuotaShares" not in snap and "quotaShareUtilization" not in snap["queueUtilization"]
+    lb.complete(ids[0])
+    lb.advance(5)
+    # j3 moved to index 0 when j2 started; its position time says so.
+    assert front(batch.get_job_queue_snapshot(jobQueue="fifo")) == [(ids[3], T0_MS + 10_000)]
+
+
+def test_quota_queue_front_shares_and_utilization(batch, lb):
+    quota_queue(batch, lb, {GPU: 3})
+    share(batch, lb, "QS1", "LEND_AND_BORROW", borrow=200)
+    share(batch, lb, "QS2", "LEND")
+    share(batch, lb, "QS3", "RESERVE")
+    lb.on_job(duration=None)
+    ids = {n: submit(batch, n, quotaShareName="QS1", schedulingPriority=p) for n, p in (("high", 3), ("med", 2),
+                                                                                       ("low", 1))}
+    lb.advance(1)
+    ids["late"] = submit(batch, "late", quotaShareName="QS1", schedulingPriority=9)
+    lb.advance(1)
+    snap = batch.get_job_queue_snapshot(jobQueue="training")
+    # late (priority 9) is ahead of low in QS1; both wait to borrow.
+    assert front(snap) == [(ids["late"], T0_MS + 1000), (ids["low"], T0_MS + 1000)]
+    assert snap["frontOfQuotaShares"]["quotaShares"] == {
+        "QS1": [{"jobArn": describe(batch, ids["late"])["jobArn"], "earliestTimeAtPosition": T0_MS + 1000}]
+    }
+    utilization = snap["queueUtilization"]
+    assert utilization["totalCapacityUsage"] == [{"capacityUnit": GPU, "quantity": 2.0}]
+    assert utilization["quotaShareUtilization"]["topCapacityUtilization"] == [
+        {"quotaShareName": "QS1", "capacityUsage": [{"capacityUnit": GPU, "quantity": 2.0}]}
+    ]
+
+
+def test_snapshot_agrees_with_what_the_scheduler_then_does(batch, lb):
+    """Capacity that frees up in the unassigned pool goes to the jobs in exactly
+    the order frontOfQueue announced (priority inside a share, FIFO across)."""
+    quota_queue(batch, lb, {GPU: 4})
+    share(batch, lb, "A", "LEND_AND_BORROW", limit=1)
+    share(batch, lb, "B", "LEND_AND_BORROW", limit=1)  # 2 instances belong to no share
+    lb.on_job(duration=None)
+    owners = [submit(batch, "a-own", quotaShareName="A"), submit(batch, "b-own", quotaShareName="B")]
+    lb.advance(1)
+    borrowers = [submit(batch, "a-borrow", quotaShareName="A"), submit(batch, "b-borrow", quotaShareName="B")]
+    lb.advance(1)
+    waiting = []
+    for i, (name, priority) in enumerate([("A", 1), ("B", 5), ("A", 7), ("B", 0), ("A", 3)]):
+        waiting.append(submit(batch, f"w{i}", quotaShareName=name, schedulingPriority=priority))
+        lb.advance(1)
+    predicted = [job_id for job_id, _ in front(batch.get_job_queue_snapshot(jobQueue="training"))]
+    assert predicted == [waiting[1], waiting[2], waiting[3], waiting[4], waiting[0]]
+    started: list[str] = []
+    while len(started) < len(waiting):
+        lb.complete(borrowers.pop(0))  # one unassigned instance frees up
+        lb.advance(1)
+        now_running = [j for j in waiting if j not in started and describe(batch, j)["status"] == "RUNNING"]
+        assert len(now_running) == 1
+        started += now_running
+        borrowers.append(now_running[0])
+    assert started == predicted
+    assert all(describe(batch, j)["status"] == "RUNNING" for j in owners)
+
+
+def test_container_fifo_queue(batch, lb):
+    batch.create_compute_environment(computeEnvironmentName="ce", type="MANAGED", computeResources={
+        "type": "FARGATE", "maxvCpus": 2, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]})
+    lb.advance(0)
+    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": "ce"}])
+    batch.register_job_definition(jobDefinitionName="jd", type="container", platformCapabilities=["FARGATE"],
+                                  containerProperties={"image": "busybox", "resourceRequirements": [
+                                      {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
+                                      "executionRoleArn": "arn:aws:iam::123456789012:role/x"})
+    lb.advance(0)
+    lb.on_job(duration=None)
+    ids = [batch.submit_job(jobName=f"c{i}", jobQueue="q", jobDefinition="jd")["jobId"] for i in range(4)]
+    lb.advance(3)
+    snap = batch.get_job_queue_snapshot(jobQueue="q")
+    assert front(snap) == [(ids[2], T0_MS + 3000), (ids[3], T0_MS + 3000)]
+    assert snap["queueUtilization"]["totalCapacityUsage"] == [{"capacityUnit": "VCPU", "quantity": 2.0}]
+    lb.complete(ids[0])
+    lb.advance(2)
+    assert front(batch.get_job_queue_snapshot(jobQueue="q")) == [(ids[3], T0_MS + 3000)]
