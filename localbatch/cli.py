@@ -30,12 +30,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def job_status_counts(lb: Any) -> Counter[str]:
-    """Jobs of every region by current status (container and service jobs)."""
+    """Jobs as submitted (not array children or nodes), of every region, by status."""
     counts: Counter[str] = Counter()
     for backend in lb.backends():
-        for table in ("jobs", "service_jobs"):
-            for job in getattr(backend, table, ()):
-                counts[job.status] += 1
+        for store in (backend.jobs, backend.service_jobs):
+            for job in store.by_id.values():
+                if getattr(job, "parent", None) is None:
+                    counts[job.status] += 1
     return counts
 
 
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     sys.argv = [args.script, *args.args]
     code = 0
     with patch(region=args.region, account_id=args.account_id, autojump=not args.no_autojump) as lb:
+        started_ms = lb.now_ms
         try:
             runpy.run_path(args.script, run_name="__main__")
         except SystemExit as exit_:
@@ -52,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
             sys.argv = saved_argv
         counts = job_status_counts(lb)
         summary = ", ".join(f"{status} {n}" for status, n in sorted(counts.items())) or "no jobs"
-        print(f"localbatch: {summary} (engine time {lb.now_ms} ms)", file=sys.stderr)
+        elapsed = (lb.now_ms - started_ms) / 1000
+        print(f"localbatch: jobs {summary}; {elapsed:g} s of engine time", file=sys.stderr)
         if args.report:
             from localbatch.report import write_report
 

@@ -8,15 +8,19 @@ calls; the test asks it to move time.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from localbatch import service_model
 from localbatch.api import OPERATIONS
 from localbatch.api._common import clone
 from localbatch.clock import Clock, seconds_to_ms
 from localbatch.config import EngineConfig
+from localbatch.engine import executors, service_lifecycle
 from localbatch.engine.backend import Backend
-from localbatch.errors import BatchClientError
+from localbatch.engine.executors import JobRule, JobRun
+from localbatch.engine.lifecycle import timeline_rows
+from localbatch.engine.service_jobs import ServiceJob
+from localbatch.errors import BatchClientError, LocalBatchError
 from localbatch.ids import IdFactory
 
 
@@ -54,6 +58,7 @@ class LocalBatch:
         """Move engine time forward and run everything that falls due, in order."""
         delta = seconds_to_ms(seconds)
         with self.lock:
+            self._refuse_reentry(self._backends.values())
             target = self.clock.now_ms() + delta
             self.clock.skip_ms(delta)
             self._run_all(target)
@@ -61,6 +66,7 @@ class LocalBatch:
     def run_until_idle(self) -> None:
         """Jump from due event to due event until nothing more can happen."""
         with self.lock:
+            self._refuse_reentry(self._backends.values())
             self._run_all(self.clock.now_ms())
             while True:
                 due = [d for b in self._backends.values() if (d := b.events.next_due_ms()) is not None]
@@ -74,7 +80,19 @@ class LocalBatch:
             self._tick(backend, now_ms)
 
     @staticmethod
-    def _tick(backend: Backend, now_ms: int) -> None:
+    def _refuse_reentry(backends: Any) -> None:
+        # Re-entered from inside an event or a call (a job rule's run() that
+        # sleeps under autojump, or calls boto3): a nested transaction would
+        # drop the outer one's undo log, and time would move mid-event.
+        if any(backend.journal.active for backend in backends):
+            raise LocalBatchError(
+                "localbatch was re-entered while it was running an event or a call: time.sleep (autojump), "
+                "lb.advance() and Batch calls cannot be made from inside a job rule or an event"
+            )
+
+    @classmethod
+    def _tick(cls, backend: Backend, now_ms: int) -> None:
+        cls._refuse_reentry((backend,))
         backend.journal.begin()
         try:
             backend.run_until(now_ms)
@@ -92,8 +110,21 @@ class LocalBatch:
         if found is None:
             found = Backend(self.account_id, region, self.config, self._seed)
             found.now_ms = self.clock.now_ms()
+            found.jobs.rules = self.job_rules
             self._backends[region] = found
         return found
+
+    def backends(self) -> list[Backend]:
+        """Every region this patch has state for."""
+        with self.lock:
+            return list(self._backends.values())
+
+    def report(self, path: str) -> None:
+        """Write a self-contained HTML timeline of every job to `path`."""
+        from localbatch.report import write_report
+
+        with self.lock:
+            write_report(self, path)
 
     # -- answering calls ----------------------------------------------------
 
@@ -121,12 +152,107 @@ class LocalBatch:
                 backend.journal.commit()
             except BatchClientError as error:
                 return 400, _error("ClientException", error.render(request_id)), request_id
+            except LocalBatchError:
+                # Misuse of localbatch (say, a job rule's run() returning a
+                # string while this call ran due events) is the test's bug:
+                # it must fail loudly, not read as an AWS ServerException.
+                raise
             except Exception as error:  # a bug in localbatch: answer as AWS would, state intact
                 message = f"localbatch internal error in {operation}: {type(error).__name__}: {error}"
                 return 500, _error("ServerException", message), request_id
         if self.check_responses:
             service_model.check_response(operation, body)
         return 200, body, request_id
+
+    # -- container jobs: how they run (engine/executors.py) ---------------------
+
+    @property
+    def job_rules(self) -> list[JobRule]:
+        """The rules of `on_job`, oldest first (shared by every region)."""
+        return self.__dict__.setdefault("_job_rules", [])
+
+    def on_job(
+        self,
+        name: str = "*",
+        *,
+        queue: str | None = None,
+        duration: float | None = 0,
+        exit_code: int = 0,
+        reason: str | None = None,
+        run: Callable[[JobRun], int | None] | None = None,
+    ) -> JobRule:
+        """Say how RUNNING jobs whose name matches the glob `name` (and, if
+        given, whose queue has this name or ARN) end: after `duration`
+        seconds with `exit_code` and container `reason`, or with what
+        `run(job)` returns. `duration=None` keeps them RUNNING until
+        `complete(job_id)`. The most recently added matching rule wins."""
+        if duration is not None and duration < 0:
+            raise LocalBatchError(f"on_job: duration must be >= 0 or None, got {duration}")
+        if isinstance(exit_code, bool) or not isinstance(exit_code, int):
+            raise LocalBatchError(f"on_job: exit_code must be an int, got {exit_code!r}")
+        if run is not None and not callable(run):
+            raise LocalBatchError("on_job: run must be callable")
+        rule = JobRule(name=name, queue=queue, duration=duration, exit_code=exit_code, reason=reason, run=run)
+        with self.lock:
+            self.job_rules.append(rule)
+            for backend in self._backends.values():
+                backend.jobs.rules = self.job_rules
+        return rule
+
+    def complete(self, job_id: str, exit_code: int = 0, reason: str | None = None) -> None:
+        """End the RUNNING attempt of `job_id` now, as if its container exited."""
+        self._job_action(job_id, lambda backend, job: _completer(job)(backend, job, exit_code, reason))
+
+    def fail_host(self, job_id: str) -> None:
+        """End the STARTING/RUNNING attempt of `job_id` as a lost EC2 host
+        (statusReason `Host EC2 (instance i-...) terminated.`); retry rules apply."""
+
+        def fail(backend: Backend, job: Any) -> None:
+            if isinstance(job, ServiceJob):
+                raise LocalBatchError(f"fail_host: {job_id} is a service job; SageMaker jobs have no EC2 host")
+            executors.fail_host(backend, job)
+
+        self._job_action(job_id, fail)
+
+    def timeline(self, region: str | None = None) -> list[dict[str, Any]]:
+        """Every job transition so far, in order: dicts with job_id, job_name,
+        from, to, time_ms and reason (from is None when the job was created)."""
+        with self.lock:
+            self._run_all(self.clock.now_ms())
+            backends = [self.backend(region)] if region else list(self._backends.values())
+            rows = [row for backend in backends for row in timeline_rows(backend)]
+            service_rows = [row for backend in backends for row in service_lifecycle.timeline_rows(backend)]
+        rows += service_rows
+        if len(backends) > 1 or service_rows:
+            rows.sort(key=lambda row: row["time_ms"])
+        return rows
+
+    def _job_action(self, job_id: str, action: Callable[[Backend, Any], None]) -> None:
+        with self.lock:
+            now = self.clock.now_ms()
+            self._run_all(now)
+            backend, job = self._find_job(job_id)
+            backend.journal.begin()
+            try:
+                action(backend, job)
+            except BaseException:
+                backend.journal.rollback()
+                raise
+            backend.journal.commit()
+            self._tick(backend, now)
+
+    def _find_job(self, job_id: str) -> tuple[Backend, Any]:
+        wanted = job_id.rpartition("/")[2] if job_id.startswith("arn:") else job_id
+        for backend in self._backends.values():
+            job = backend.jobs.get(wanted) or backend.service_jobs.get(wanted)
+            if job is not None:
+                return backend, job
+        raise LocalBatchError(f"no job {job_id} in this localbatch patch")
+
+
+def _completer(job: Any) -> Callable[..., None]:
+    # Service jobs end as SageMaker says: 0 is Completed, anything else Failed.
+    return service_lifecycle.complete if isinstance(job, ServiceJob) else executors.complete
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

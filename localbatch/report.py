@@ -1,0 +1,168 @@
+"""`lb.report(path)`: one self-contained HTML page of what the engine did.
+
+A Gantt chart of jobs over engine time, one section per job queue (each job
+a row, coloured by status: waiting, RUNNABLE, STARTING, RUNNING, and how it
+ended) and one per compute environment (each attempt a bar where it ran).
+Inline SVG and CSS only — no network, no scripts — so the file opens
+anywhere and can be attached to a CI run. Hovering a bar shows its job,
+status and times (SVG <title>).
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+COLOURS = {
+    "SUBMITTED": "#c9ced6",
+    "PENDING": "#c9ced6",
+    "RUNNABLE": "#f2d477",
+    "SCHEDULED": "#f6b26b",
+    "STARTING": "#f0964a",
+    "RUNNING": "#4a8fd9",
+}
+ENDED = {"SUCCEEDED": "#2e9e5b", "FAILED": "#d64541"}
+MAX_ROWS = 400  # per section: a page of 100,000 rows helps nobody
+LABEL_W, PLOT_W, ROW_H, AXIS_H = 260, 900, 16, 24
+
+
+@dataclass
+class Row:
+    label: str
+    tooltip: str
+    bars: list[tuple[int, int, str, str]] = field(default_factory=list)  # (start, end, colour, tooltip)
+    end_mark: tuple[int, str] | None = None  # (time, colour) of a final status
+
+
+def _segments(rows: list[dict[str, Any]], now_ms: int) -> dict[str, list[tuple[str, int, int]]]:
+    """job id -> [(status, from_ms, to_ms)], from the timeline's transitions."""
+    by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_job[row["job_id"]].append(row)
+    out: dict[str, list[tuple[str, int, int]]] = {}
+    for job_id, moves in by_job.items():
+        spans = []
+        for move, following in zip(moves, moves[1:] + [None]):
+            end = following["time_ms"] if following else now_ms
+            spans.append((move["to"], move["time_ms"], end))
+        out[job_id] = spans
+    return out
+
+
+def _name_of(arn: str | None) -> str:
+    return (arn or "?").rpartition("/")[2]
+
+
+def _ms(t: int, t0: int) -> str:
+    return f"{(t - t0) / 1000:.3f} s"
+
+
+def collect(lb: Any) -> tuple[dict[str, list[Row]], dict[str, list[Row]], int, int, list[dict[str, Any]]]:
+    rows = lb.timeline()
+    now = lb.now_ms
+    segments = _segments(rows, now)
+    names = {r["job_id"]: r["job_name"] for r in rows}
+    t0 = min((r["time_ms"] for r in rows), default=now)
+    t1 = max(now, t0 + 1)
+    queues: dict[str, list[Row]] = defaultdict(list)
+    environments: dict[str, list[Row]] = defaultdict(list)
+    for backend in lb.backends():
+        store = getattr(backend, "jobs", None)
+        if store is None:
+            continue
+        for job_id, spans in segments.items():
+            job = store.get(job_id)
+            if job is None:
+                continue
+            label = f"{names[job_id]} ({job_id[:8]})"
+            row = Row(label, f"{names[job_id]} {job_id}")
+            for status, start, end in spans:
+                if status in COLOURS and end > start:
+                    tip = f"{names[job_id]}: {status} {_ms(start, t0)} – {_ms(end, t0)}"
+                    row.bars.append((start, end, COLOURS[status], tip))
+                elif status in ENDED:
+                    row.end_mark = (start, ENDED[status])
+            queues[_name_of(job.queue_arn)].append(row)
+            for attempt in getattr(job, "attempts", ()):
+                start = attempt.started_at
+                if start is None or attempt.compute_environment is None:
+                    continue
+                stop = attempt.stopped_at if attempt.stopped_at is not None else now
+                ok = attempt.exit_code == 0
+                colour = ENDED["SUCCEEDED"] if ok else (ENDED["FAILED"] if attempt.stopped_at else COLOURS["RUNNING"])
+                tip = f"{names[job_id]} attempt {attempt.number}: {_ms(start, t0)} – {_ms(stop, t0)}"
+                if attempt.exit_code is not None:
+                    tip += f", exit code {attempt.exit_code}"
+                environments[_name_of(attempt.compute_environment)].append(
+                    Row(f"{label} #{attempt.number}", tip, [(start, max(stop, start), colour, tip)])
+                )
+    return queues, environments, t0, t1, rows
+
+
+def _x(t: int, t0: int, t1: int) -> float:
+    return LABEL_W + (t - t0) / (t1 - t0) * PLOT_W
+
+
+def _svg(rows: list[Row], t0: int, t1: int) -> str:
+    shown = rows[:MAX_ROWS]
+    height = AXIS_H + ROW_H * len(shown) + 4
+    parts = [f'<svg width="{LABEL_W + PLOT_W + 40}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
+    for i in range(6):  # axis ticks
+        t = t0 + (t1 - t0) * i // 5
+        x = _x(t, t0, t1)
+        parts.append(f'<line x1="{x:.1f}" y1="{AXIS_H - 4}" x2="{x:.1f}" y2="{height}" class="grid"/>')
+        parts.append(f'<text x="{x:.1f}" y="{AXIS_H - 8}" class="tick">{(t - t0) / 1000:g} s</text>')
+    for i, row in enumerate(shown):
+        y = AXIS_H + i * ROW_H
+        parts.append(f'<text x="4" y="{y + ROW_H - 4}" class="label"><title>{html.escape(row.tooltip)}</title>'
+                     f"{html.escape(row.label[:40])}</text>")
+        for start, end, colour, tip in row.bars:
+            x0, x1 = _x(start, t0, t1), _x(end, t0, t1)
+            parts.append(f'<rect x="{x0:.1f}" y="{y + 2}" width="{max(x1 - x0, 1.5):.1f}" height="{ROW_H - 4}" '
+                         f'fill="{colour}"><title>{html.escape(tip)}</title></rect>')
+        if row.end_mark:
+            x = _x(row.end_mark[0], t0, t1)
+            parts.append(f'<rect x="{x - 1.5:.1f}" y="{y + 1}" width="3" height="{ROW_H - 2}" fill="{row.end_mark[1]}"/>')
+    parts.append("</svg>")
+    if len(rows) > MAX_ROWS:
+        parts.append(f'<p class="note">First {MAX_ROWS} of {len(rows)} rows shown.</p>')
+    return "".join(parts)
+
+
+def _legend() -> str:
+    items = [(s, c) for s, c in COLOURS.items() if s != "PENDING"] + list(ENDED.items())
+    return "".join(f'<span class="key"><i style="background:{c}"></i>{html.escape(s)}</span>' for s, c in items)
+
+
+def render(lb: Any) -> str:
+    queues, environments, t0, t1, rows = collect(lb)
+    finals: dict[str, int] = defaultdict(int)
+    last: dict[str, str] = {}
+    for row in rows:
+        last[row["job_id"]] = row["to"]
+    for status in last.values():
+        finals[status] += 1
+    summary = ", ".join(f"{s} {n}" for s, n in sorted(finals.items())) or "no jobs"
+    body = [f"<h1>localbatch timeline</h1><p>{len(last)} jobs: {html.escape(summary)}. "
+            f"Engine time {_ms(t1, t0)} from the first job.</p><p>{_legend()}</p>"]
+    for title, sections in (("Job queue", queues), ("Compute environment", environments)):
+        for name in sorted(sections):
+            body.append(f"<h2>{title} {html.escape(name)}</h2>{_svg(sections[name], t0, t1)}")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>localbatch timeline</title>
+<style>
+body{{font:14px system-ui,sans-serif;margin:24px;color:#222}} h2{{font-size:15px;margin:24px 0 4px}}
+.label{{font:11px monospace;fill:#333}} .tick{{font:10px sans-serif;fill:#777;text-anchor:middle}}
+.grid{{stroke:#eee}} .key{{margin-right:14px;white-space:nowrap}}
+.key i{{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-2px}} .note{{color:#777}}
+</style></head><body>
+{"".join(body)}
+</body></html>
+"""
+
+
+def write_report(lb: Any, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(render(lb))
