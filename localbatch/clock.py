@@ -4,7 +4,9 @@ Engine time is the wall clock read at call time (`time.time_ns()`, which
 freezegun and time-machine both patch) plus an offset that only the
 controller moves. It is the only place localbatch reads the wall clock, and
 it never goes backwards: a wall clock that jumps back is clamped to the last
-reading, so timestamps already handed out stay ordered.
+reading, so timestamps already handed out stay ordered. A skip made while
+clamped counts from that last reading, so `lb.advance(10)` always moves
+engine time 10 s past what callers last saw.
 """
 
 from __future__ import annotations
@@ -30,13 +32,18 @@ class Clock:
         """Move engine time forward by `delta_ms` without touching the wall clock."""
         if delta_ms < 0:
             raise LocalBatchError(f"engine time cannot go backwards (asked to move {delta_ms} ms)")
-        self._offset_ms += delta_ms
+        unclamped = time.time_ns() // 1_000_000 + self._offset_ms
+        # While the wall clock is behind the last reading (it jumped back),
+        # the skip counts from the engine time callers saw, not from the
+        # wall clock; otherwise the clamp would swallow it.
+        behind = max(0, self._last_ms - unclamped)
+        self._offset_ms += behind + delta_ms
 
     def skip_to_ms(self, target_ms: int) -> None:
         """Move engine time forward to at least `target_ms`."""
         now = self.now_ms()
         if target_ms > now:
-            self._offset_ms += target_ms - now
+            self.skip_ms(target_ms - now)
 
 
 def seconds_to_ms(seconds: float) -> int:

@@ -20,7 +20,10 @@ from localbatch.errors import LocalBatchError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_real_sleep = time.sleep
+_REAL_SLEEP = time.sleep
+# `time.sleep` as found when the first autojump patch started (it may be a
+# test's own mock); None while no autojump patch is active.
+_saved_sleep: Callable[[float], None] | None = None
 
 
 def _autojump_sleep(seconds: float) -> None:
@@ -30,12 +33,21 @@ def _autojump_sleep(seconds: float) -> None:
     if lb is not None and lb.autojump:
         lb.advance(seconds)
     else:
-        _real_sleep(seconds)
+        (_saved_sleep or _REAL_SLEEP)(seconds)
 
 
 def _sync_sleep_hook() -> None:
+    # Touch time.sleep only when autojump turns on or off, so a patch
+    # without autojump never replaces a sleep someone else installed.
+    global _saved_sleep
     wanted = any(lb.autojump for lb in shim.ACTIVE)
-    time.sleep = _autojump_sleep if wanted else _real_sleep
+    if wanted and _saved_sleep is None:
+        _saved_sleep = time.sleep
+        time.sleep = _autojump_sleep
+    elif not wanted and _saved_sleep is not None:
+        if time.sleep is _autojump_sleep:
+            time.sleep = _saved_sleep
+        _saved_sleep = None
 
 
 class patch:

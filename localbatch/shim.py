@@ -104,22 +104,34 @@ def _client_creator_create_client(self, *args, **kwargs):  # type: ignore[no-unt
 
 
 # Session.create_client(service_name, region_name, api_version, use_ssl,
-# verify, endpoint_url, aws_access_key_id, ...): positions of the two we fill.
+# verify, endpoint_url, aws_access_key_id, aws_secret_access_key,
+# aws_session_token, config, ...): positions of the arguments we read or fill.
 _REGION_POS = 0
 _KEY_POS = 5
+_CONFIG_POS = 8
 
 
 def _session_create_client(self, service_name, *args, **kwargs):  # type: ignore[no-untyped-def]
     lb = active()
     if lb is not None and service_name == "batch":
         if len(args) <= _REGION_POS and kwargs.get("region_name") is None:
-            if self.get_config_variable("region") is None:
+            config = args[_CONFIG_POS] if len(args) > _CONFIG_POS else kwargs.get("config")
+            if not _has_region(self, config):
                 kwargs["region_name"] = lb.default_region
         if len(args) <= _KEY_POS and kwargs.get("aws_access_key_id") is None and self._credentials is None:
             if not _has_env_credentials(self):
                 kwargs["aws_access_key_id"] = "localbatch"
                 kwargs["aws_secret_access_key"] = "localbatch"
     return _original_session_create_client(self, service_name, *args, **kwargs)
+
+
+def _has_region(session: Any, config: Any) -> bool:
+    # Where botocore looks for a region when none is passed: the client's
+    # Config, the session's default Config, then environment and config file.
+    for candidate in (config, session.get_default_client_config()):
+        if candidate is not None and candidate.region_name is not None:
+            return True
+    return session.get_config_variable("region") is not None
 
 
 def _has_env_credentials(session: Any) -> bool:
