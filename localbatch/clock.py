@@ -21,6 +21,11 @@ class Clock:
         self._offset_ms = 0
         self._last_ms = 0
 
+    @property
+    def skipped_ms(self) -> int:
+        """How far engine time is ahead of the wall clock (what advances added)."""
+        return self._offset_ms
+
     def now_ms(self) -> int:
         now = time.time_ns() // 1_000_000 + self._offset_ms
         if now < self._last_ms:

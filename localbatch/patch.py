@@ -20,34 +20,54 @@ from localbatch.errors import LocalBatchError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_REAL_SLEEP = time.sleep
-# `time.sleep` as found when the first autojump patch started (it may be a
-# test's own mock); None while no autojump patch is active.
-_saved_sleep: Callable[[float], None] | None = None
+# The time functions as found when the first autojump patch started (they
+# may be a test's own mocks); empty while no autojump patch is active.
+_saved: dict[str, Callable[..., Any]] = {}
+
+
+def _autojump_lb() -> LocalBatch | None:
+    lb = shim.active()
+    return lb if lb is not None and lb.autojump else None
 
 
 def _autojump_sleep(seconds: float) -> None:
-    # Installed only while an autojump patch is active: a polling loop's
-    # sleep becomes engine time, so the script finishes at once.
-    lb = shim.active()
-    if lb is not None and lb.autojump:
+    # A polling loop's sleep becomes engine time, so the script finishes at once.
+    lb = _autojump_lb()
+    if lb is not None:
         lb.advance(seconds)
     else:
-        (_saved_sleep or _REAL_SLEEP)(seconds)
+        _saved["sleep"](seconds)
+
+
+def _autojump_time() -> float:
+    # Code that times itself (a waiter's timeout, `deadline = time.time() + T`)
+    # must see the time its sleeps skipped, or it would wait for ever on a
+    # frozen clock, or give up too late on a real one.
+    lb = _autojump_lb()
+    return _saved["time"]() + (lb.clock.skipped_ms / 1000 if lb is not None else 0.0)
+
+
+def _autojump_monotonic() -> float:
+    lb = _autojump_lb()
+    return _saved["monotonic"]() + (lb.clock.skipped_ms / 1000 if lb is not None else 0.0)
+
+
+_HOOKS = {"sleep": _autojump_sleep, "time": _autojump_time, "monotonic": _autojump_monotonic}
 
 
 def _sync_sleep_hook() -> None:
-    # Touch time.sleep only when autojump turns on or off, so a patch
-    # without autojump never replaces a sleep someone else installed.
-    global _saved_sleep
+    # Touch the time module only when autojump turns on or off, so a patch
+    # without autojump never replaces a function someone else installed.
     wanted = any(lb.autojump for lb in shim.ACTIVE)
-    if wanted and _saved_sleep is None:
-        _saved_sleep = time.sleep
-        time.sleep = _autojump_sleep
-    elif not wanted and _saved_sleep is not None:
-        if time.sleep is _autojump_sleep:
-            time.sleep = _saved_sleep
-        _saved_sleep = None
+    if wanted and not _saved:
+        for name, hook in _HOOKS.items():
+            _saved[name] = getattr(time, name)
+            setattr(time, name, hook)
+    elif not wanted and _saved:
+        for name, hook in _HOOKS.items():
+            if getattr(time, name) is hook:
+                setattr(time, name, _saved[name])
+        _saved.clear()
 
 
 class patch:

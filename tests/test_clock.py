@@ -386,3 +386,38 @@ def test_re_entering_from_inside_an_event_is_refused_loudly():
         backend.schedule_in(0, calls_batch)
         with pytest.raises(LocalBatchError, match="re-entered"):
             client.list_scheduling_policies()
+
+
+# -- autojump: code that times itself sees the skipped time ---------------------
+
+
+def test_autojump_time_and_monotonic_include_skipped_time():
+    with time_machine.travel(1_800_000_000, tick=False), localbatch.patch(autojump=True) as lb:
+        wall0, mono0, engine0 = time.time(), time.monotonic(), lb.now_ms
+        time.sleep(3600)
+        assert lb.now_ms - engine0 == 3_600_000
+        assert time.time() - wall0 == pytest.approx(3600)
+        assert time.monotonic() - mono0 == pytest.approx(3600)
+
+
+def test_autojump_deadline_loop_ends_on_a_frozen_clock():
+    # A waiter's `while time.time() < deadline: sleep(5)` would spin for ever
+    # if sleeps moved engine time but not time.time().
+    with time_machine.travel(1_800_000_000, tick=False), localbatch.patch(autojump=True) as lb:
+        start = lb.now_ms
+        deadline = time.time() + 60
+        polls = 0
+        while time.time() < deadline:
+            time.sleep(5)
+            polls += 1
+        assert polls == 12
+        assert lb.now_ms - start == 60_000
+
+
+def test_time_functions_restored_and_untouched_without_autojump():
+    before = (time.sleep, time.time, time.monotonic)
+    with localbatch.patch():
+        assert (time.sleep, time.time, time.monotonic) == before
+    with localbatch.patch(autojump=True):
+        assert time.time is not before[1]
+    assert (time.sleep, time.time, time.monotonic) == before
