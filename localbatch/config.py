@@ -13,6 +13,8 @@ from typing import Any
 
 from localbatch.errors import LocalBatchError
 
+EXECUTORS = ("rules", "subprocess")
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -39,6 +41,14 @@ class EngineConfig:
     backfill: bool = False
     # Keep every job transition for `lb.timeline()` (off saves memory in big runs).
     record_timeline: bool = True
+    # How a RUNNING container job's exit code is decided: "rules" (the
+    # `lb.on_job` rules, default) or "subprocess" (its command runs as a real
+    # local process; engine/executors.py).
+    executor: str = "rules"
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise LocalBatchError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "EngineConfig":

@@ -106,12 +106,13 @@ class LocalBatch:
     def backend(self, region: str | None = None) -> Backend:
         """The state of one region of this patch's account (created on first use)."""
         region = region or self.default_region
-        found = self._backends.get(region)
-        if found is None:
-            found = Backend(self.account_id, region, self.config, self._seed)
-            found.now_ms = self.clock.now_ms()
-            found.jobs.rules = self.job_rules
-            self._backends[region] = found
+        with self.lock:
+            found = self._backends.get(region)
+            if found is None:
+                found = Backend(self.account_id, region, self.config, self._seed)
+                found.now_ms = self.clock.now_ms()
+                found.jobs.rules = self.job_rules
+                self._backends[region] = found
         return found
 
     def backends(self) -> list[Backend]:
@@ -134,8 +135,8 @@ class LocalBatch:
         Due events run first, at their own times. The operation itself runs
         in a transaction: whatever makes it fail, nothing it changed stays.
         """
-        request_id = self._request_ids.uuid4()
         with self.lock:
+            request_id = self._request_ids.uuid4()
             backend = self.backend(region)
             try:
                 self._tick(backend, self.clock.now_ms())
@@ -226,6 +227,35 @@ class LocalBatch:
         if len(backends) > 1 or service_rows:
             rows.sort(key=lambda row: row["time_ms"])
         return rows
+
+    def explain(self, job_id: str) -> str:
+        """One line saying why job `job_id` (id or ARN) is where it is: what
+        it waits for, what blocks its queue, where it runs, how it ended."""
+        from localbatch.engine.explain import explain_job
+
+        with self.lock:
+            self._run_all(self.clock.now_ms())
+            backend, job = self._find_job(job_id)
+            if isinstance(job, ServiceJob):
+                return service_lifecycle.explain_service_job(backend, job)
+            return explain_job(backend, job)
+
+    def logs(self, job_id: str, attempt: int | None = None) -> list[str] | str:
+        """What the processes of a container job wrote (stdout and stderr),
+        one string per attempt, oldest first; with `attempt=n`, that attempt's
+        (1-based). Only `patch(executor="subprocess")` runs processes: an
+        attempt that ran none has ""."""
+        with self.lock:
+            self._run_all(self.clock.now_ms())
+            backend, job = self._find_job(job_id)
+            if isinstance(job, ServiceJob):
+                raise LocalBatchError(f"logs: {job_id} is a service job; only container jobs run processes")
+            logs = executors.logs_of(backend, job)
+        if attempt is None:
+            return logs
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt <= len(logs):
+            raise LocalBatchError(f"logs: job {job_id} has {len(logs)} attempt(s), no attempt {attempt!r}")
+        return logs[attempt - 1]
 
     def _job_action(self, job_id: str, action: Callable[[Backend, Any], None]) -> None:
         with self.lock:

@@ -13,11 +13,21 @@ An attempt ends one of five ways: its duration runs out, `lb.complete`,
 `lb.fail_host` (host lost), its timeout (exit code 137, never retried), or
 TerminateJob (exit code 143, never retried). A non-zero end is retried
 while attempts remain and `evaluateOnExit` says RETRY.
+
+With `patch(executor="subprocess")` the job's command (Ref:: substituted,
+exec'd without a shell) runs as a real local process when the attempt goes
+RUNNING, and its exit code replaces the rule's (see `run_process`).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import select
+import signal
+import subprocess
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -44,6 +54,11 @@ ESSENTIAL_EXITED = "Essential container in task exited"
 TIMED_OUT = "Job attempt duration exceeded timeout"
 TIMEOUT_EXIT_CODE = 137
 TERMINATED_EXIT_CODE = 143
+TASK_FAILED_TO_START = "Task failed to start"
+# AWS reports no exit code for a container that never started; 127 is what
+# a shell answers for a command it cannot find, so evaluateOnExit can still
+# match it with onExitCode.
+NOT_STARTED_EXIT_CODE = 127
 
 
 # -- test control: rules --------------------------------------------------------
@@ -198,6 +213,15 @@ def _now_running(backend: Any, job: Job) -> None:
     journal.set(job, "event", None)
     if job.status != STARTING:
         return
+    rule = match_rule(backend, job)
+    process = None
+    if backend.config.executor == "subprocess" and (rule is None or rule.run is None):
+        process = run_process(backend, job)
+        if process is not None and process.start_error is not None:
+            # The container never ran: the attempt ends while STARTING (spec §2.1).
+            end_attempt(backend, job, exit_code=NOT_STARTED_EXIT_CODE, reason=process.start_error,
+                        status_reason=TASK_FAILED_TO_START)
+            return
     now = backend.now_ms
     journal.set(job.attempts[-1], "started_at", now)
     transition(backend, job, RUNNING)
@@ -207,11 +231,14 @@ def _now_running(backend: Any, job: Job) -> None:
     for node in job.children if job.is_multinode else ():
         journal.set(node.attempts[-1], "started_at", now)
         transition(backend, node, RUNNING)
-    rule = match_rule(backend, job)
     duration = backend.config.job_duration if rule is None else rule.duration
     exit_code, reason = (0, None) if rule is None else (rule.exit_code, rule.reason)
     if rule is not None and rule.run is not None:
         exit_code = _exit_code(rule.run(job_run(job)))
+    elif process is not None:
+        exit_code = process.exit_code
+        if process.timed_out:
+            duration = None  # it outlived attemptDurationSeconds: the timeout timer ends it
     journal.set(job, "outcome", (exit_code, reason))
     seconds = (job.spec.timeout or {}).get("attemptDurationSeconds")
     if seconds:
@@ -240,6 +267,148 @@ def _timed_out(backend: Any, job: Job, attempt: int) -> None:
     backend.journal.set(job, "timeout_event", None)
     if job.status == RUNNING and len(job.attempts) == attempt:
         end_attempt(backend, job, exit_code=TIMEOUT_EXIT_CODE, reason=None, status_reason=TIMED_OUT, retry=False)
+
+
+# -- the subprocess executor ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """How the local process of one attempt went."""
+
+    exit_code: int | None  # None when it was killed at attemptDurationSeconds
+    output: str  # stdout and stderr, interleaved as written
+    start_error: str | None = None  # container reason when it could not be started
+
+    @property
+    def timed_out(self) -> bool:
+        return self.exit_code is None and self.start_error is None
+
+
+def run_process(backend: Any, job: Job) -> ProcessResult | None:
+    """Run the attempt's command as a local process, synchronously.
+
+    It runs inside the engine event, under the controller's lock, with no
+    thread: engine time does not move while it runs, and the attempt still
+    lasts the rule's duration (default `job_duration`) in engine time; only
+    the exit code comes from the process. Its environment is the container's
+    plus the AWS_BATCH_* variables of spec §2.11, and the host's PATH unless
+    the container sets one (there is no image to supply it); the working
+    directory is the caller's. A wall-clock time limit of the job's
+    `attemptDurationSeconds`, when set, kills it; the attempt then ends on
+    the timeout path. As in a container, nothing outlives the command: its
+    whole process group is killed when it exits. Output is kept per attempt
+    for `lb.logs(job_id)`. A job without a command runs no process (None):
+    its rule decides.
+    """
+    run = job_run(job)
+    if not run.command:
+        return None
+    env = {"PATH": os.environ.get("PATH", os.defpath)}
+    if "SYSTEMROOT" in os.environ:  # Windows cannot start a process without it
+        env["SYSTEMROOT"] = os.environ["SYSTEMROOT"]
+    env.update(run.environment)
+    # Output goes to a file, not a pipe: a pipe would need reading while
+    # waiting (a thread, or a poll loop) and would block on any grandchild
+    # that keeps it open.
+    with tempfile.TemporaryFile() as output:
+        try:
+            process = subprocess.Popen(
+                run.command, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as error:
+            result = ProcessResult(NOT_STARTED_EXIT_CODE, "", _start_error(run.command[0], error))
+        else:
+            exited = _wait(process, _wall_limit(job))
+            _kill_group(process)
+            code = process.wait()
+            output.seek(0)
+            text = output.read().decode("utf-8", errors="replace")
+            # A signal N is reported as 128+N, as Docker does.
+            result = ProcessResult((128 - code if code < 0 else code) if exited else None, text)
+    backend.journal.put(attempt_logs(backend), (job.id, run.attempt), result.output)
+    return result
+
+
+def _wall_limit(job: Job) -> float | None:
+    return (job.spec.timeout or {}).get("attemptDurationSeconds") or None
+
+
+def _wait(process: subprocess.Popen, seconds: float | None) -> bool:
+    """Wait for `process` to exit, at most `seconds` of wall time: True if it did.
+
+    Popen.wait(timeout) polls with time.sleep and time.monotonic, which
+    autojump and freezegun replace (autojump's sleep would re-enter the
+    engine). A pidfd in select() is timed by the kernel (Linux); elsewhere
+    the process is polled with pauses of a lock wait, also kernel-timed, and
+    the pauses are summed instead of reading a clock.
+    """
+    if seconds is None:
+        process.wait()
+        return True
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        waited, pause = 0.0, 0.001
+        while process.poll() is None:
+            if waited >= seconds:
+                return False
+            _NEVER_SET.wait(pause)
+            waited += pause
+            pause = min(pause * 2, 0.05)
+        return True
+    fd = pidfd_open(process.pid)
+    try:
+        ready, _, _ = select.select([fd], [], [], seconds)
+    finally:
+        os.close(fd)
+    return bool(ready)
+
+
+_NEVER_SET = threading.Event()  # its wait(t) pauses t seconds of real time
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    killpg = getattr(os, "killpg", None)
+    if killpg is None:
+        if process.poll() is None:
+            process.kill()
+        return
+    try:
+        killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already gone
+
+
+def _start_error(executable: str, error: OSError) -> str:
+    # Docker's wording for an entry point that cannot be executed.
+    if isinstance(error, FileNotFoundError):
+        if "/" in executable:
+            what = f"stat {executable}: no such file or directory"
+        else:
+            what = "executable file not found in $PATH"
+    elif isinstance(error, PermissionError):
+        what = "permission denied"
+    else:
+        what = (error.strerror or str(error)).lower()
+    return (
+        "CannotStartContainerError: Error response from daemon: OCI runtime create failed: starting container "
+        f'process caused: exec: "{executable}": {what}: unknown'
+    )
+
+
+def attempt_logs(backend: Any) -> dict[tuple[str, int], str]:
+    """(job id, attempt number) -> captured output, of one backend."""
+    return backend.jobs.attempt_logs
+
+
+def logs_of(backend: Any, job: Job) -> list[str]:
+    """The output of each attempt of `job` ("" where no process ran).
+
+    A multi-node job's process is its main node's; its other nodes run none."""
+    owner = job.parent if job.is_node and job.index == job.spec.node_properties["mainNode"] else job
+    logs = attempt_logs(backend)
+    return [logs.get((owner.id, attempt.number), "") for attempt in job.attempts]
 
 
 # -- the end of an attempt ------------------------------------------------------------

@@ -310,14 +310,16 @@ def derived_hex(job_id: str, salt: str, length: int) -> str:
 
 
 class _QueueJobs:
-    __slots__ = ("listed", "by_status", "runnable", "runnable_jobs", "blocked_job")
+    __slots__ = ("listed", "by_status", "runnable", "runnable_jobs", "blocked_job", "fair_share")
 
     def __init__(self) -> None:
         self.listed: list[int] = []  # seqs of parents/plain jobs, creation order
         self.by_status: dict[str, SortedInts] = {status: SortedInts() for status in STATUSES}
         self.runnable = SortedInts()  # dispatch keys
+        # Fair-share queues swap in a dict that also files jobs by share (schedulers/fair_share.py).
         self.runnable_jobs: dict[int, Job] = {}
         self.blocked_job: Job | None = None
+        self.fair_share: Any = None  # the queue's ShareBook (engine/fair_share_usage.py), fair-share queues only
 
 
 class _ByArn:
@@ -342,6 +344,8 @@ class JobStore:
         self.queues: dict[str, _QueueJobs] = {}
         self.by_consumable: dict[str, list[int]] = {}
         self.timeline: list[tuple] = []
+        # (job id, attempt number) -> output of the attempt's process (executor="subprocess").
+        self.attempt_logs: dict[tuple[str, int], str] = {}
         self.ce_used: dict[str, float] = {}
         self.dispatch_event: list | None = None
         self.rules: list[Any] = []

@@ -496,3 +496,6 @@ def test_explain_names_share_capacity_and_what_it_waits_for(batch, lb):
     text = explain_service_job(backend, backend.service_jobs.get(waiting))
     assert "quota share QS1" in text and f"1 x {GPU}" in text
     assert "must borrow" in text and f"0 {GPU}" in text
+    # The controller routes service jobs (by id or ARN) to the same explanation.
+    assert lb.explain(waiting) == text
+    assert lb.explain(describe(batch, waiting)["jobArn"]) == text
