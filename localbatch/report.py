@@ -6,6 +6,10 @@ ended) and one per compute environment (each attempt a bar where it ran).
 Inline SVG and CSS only — no network, no scripts — so the file opens
 anywhere and can be attached to a CI run. Hovering a bar shows its job,
 status and times (SVG <title>).
+
+Jobs of fair-share queues carry a chip in their share's colour, and each
+fair-share queue gets a stacked chart of the vCPUs each share held over
+time (STARTING + RUNNING, as the scheduler counts them).
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ COLOURS = {
 ENDED = {"SUCCEEDED": "#2e9e5b", "FAILED": "#d64541"}
 MAX_ROWS = 400  # per section: a page of 100,000 rows helps nobody
 LABEL_W, PLOT_W, ROW_H, AXIS_H = 260, 900, 16, 24
+SHARE_PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#ad494a",
+)
+CHART_H = 140
+HOLDING = ("STARTING", "RUNNING")
 
 
 @dataclass
@@ -34,6 +44,7 @@ class Row:
     tooltip: str
     bars: list[tuple[int, int, str, str]] = field(default_factory=list)  # (start, end, colour, tooltip)
     end_mark: tuple[int, str] | None = None  # (time, colour) of a final status
+    share: str | None = None  # shareIdentifier of a fair-share job
 
 
 def _segments(rows: list[dict[str, Any]], now_ms: int) -> dict[str, list[tuple[str, int, int]]]:
@@ -77,7 +88,9 @@ def collect(lb: Any) -> tuple[dict[str, list[Row]], dict[str, list[Row]], int, i
             if job is None:
                 continue
             label = f"{names[job_id]} ({job_id[:8]})"
-            row = Row(label, f"{names[job_id]} {job_id}")
+            share = _share_of(job)
+            tooltip = f"{names[job_id]} {job_id}" + (f", share {share}" if share else "")
+            row = Row(label, tooltip, share=share)
             for status, start, end in spans:
                 if status in COLOURS and end > start:
                     tip = f"{names[job_id]}: {status} {_ms(start, t0)} – {_ms(end, t0)}"
@@ -96,16 +109,111 @@ def collect(lb: Any) -> tuple[dict[str, list[Row]], dict[str, list[Row]], int, i
                 if attempt.exit_code is not None:
                     tip += f", exit code {attempt.exit_code}"
                 environments[_name_of(attempt.compute_environment)].append(
-                    Row(f"{label} #{attempt.number}", tip, [(start, max(stop, start), colour, tip)])
+                    Row(f"{label} #{attempt.number}", tip, [(start, max(stop, start), colour, tip)], share=share)
                 )
     return queues, environments, t0, t1, rows
+
+
+def _share_of(job: Any) -> str | None:
+    spec = getattr(job, "spec", None)
+    return getattr(spec, "share_identifier", None)
+
+
+def share_colours(identifiers: Any) -> dict[str, str]:
+    """A colour per share identifier, by sorted identifier, so reruns colour alike."""
+    return {s: SHARE_PALETTE[i % len(SHARE_PALETTE)] for i, s in enumerate(sorted(set(identifiers)))}
+
+
+def share_usage(lb: Any) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
+    """queue name -> share -> [(from_ms, to_ms, vCPUs)] for every span a job held capacity."""
+    rows = lb.timeline()
+    segments = _segments(rows, lb.now_ms)
+    out: dict[str, dict[str, list[tuple[int, int, float]]]] = defaultdict(lambda: defaultdict(list))
+    for backend in lb.backends():
+        store = getattr(backend, "jobs", None)
+        if store is None:
+            continue
+        for job_id, spans in segments.items():
+            job = store.get(job_id)
+            share = None if job is None or getattr(job, "is_node", False) else _share_of(job)
+            if share is None:
+                continue
+            for status, start, end in spans:
+                if status in HOLDING and end > start:
+                    out[_name_of(job.queue_arn)][share].append((start, end, float(job.spec.vcpus)))
+    return out
+
+
+def _steps(spans: list[tuple[int, int, float]]) -> list[tuple[int, float]]:
+    """[(time, units held from then on)] of one share, merged and in time order."""
+    changes: dict[int, float] = defaultdict(float)
+    for start, end, units in spans:
+        changes[start] += units
+        changes[end] -= units
+    level, out = 0.0, []
+    for t in sorted(changes):
+        level += changes[t]
+        out.append((t, max(level, 0.0)))
+    return out
+
+
+def _share_chart(usage: dict[str, list[tuple[int, int, float]]], colours: dict[str, str], t0: int, t1: int) -> str:
+    """Stacked step areas: each share's vCPUs over time, shares stacked in identifier order."""
+    shares = sorted(usage)
+    steps = {s: _steps(usage[s]) for s in shares}
+    times = sorted({t for s in shares for t, _ in steps[s]} | {t0, t1})
+    level_at: dict[str, list[float]] = {}
+    for s in shares:
+        levels, i, current = [], 0, 0.0
+        for t in times:
+            while i < len(steps[s]) and steps[s][i][0] <= t:
+                current = steps[s][i][1]
+                i += 1
+            levels.append(current)
+        level_at[s] = levels
+    totals = [sum(level_at[s][k] for s in shares) for k in range(len(times))]
+    top = max(totals, default=0.0) or 1.0
+    height = AXIS_H + CHART_H + 4
+
+    def y(units: float) -> float:
+        return AXIS_H + CHART_H - units / top * CHART_H
+
+    parts = [f'<svg width="{LABEL_W + PLOT_W + 40}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
+    for i in range(6):
+        t = t0 + (t1 - t0) * i // 5
+        x = _x(t, t0, t1)
+        parts.append(f'<line x1="{x:.1f}" y1="{AXIS_H - 4}" x2="{x:.1f}" y2="{height}" class="grid"/>')
+        parts.append(f'<text x="{x:.1f}" y="{AXIS_H - 8}" class="tick">{(t - t0) / 1000:g} s</text>')
+    parts.append(f'<text x="4" y="{AXIS_H + 10}" class="label">{top:g} vCPU</text>')
+    parts.append(f'<text x="4" y="{AXIS_H + CHART_H}" class="label">0</text>')
+    below = [0.0] * len(times)
+    for s in shares:
+        above = [below[k] + level_at[s][k] for k in range(len(times))]
+        upper, lower = [], []
+        for k in range(len(times) - 1):
+            x0, x1 = _x(times[k], t0, t1), _x(times[k + 1], t0, t1)
+            upper += [(x0, y(above[k])), (x1, y(above[k]))]
+            lower += [(x0, y(below[k])), (x1, y(below[k]))]
+        points = " ".join(f"{x:.1f},{v:.1f}" for x, v in upper + lower[::-1])
+        held = max(level_at[s], default=0.0)
+        tip = f"share {s}: up to {held:g} vCPU"
+        parts.append(f'<polygon class="share" data-share="{html.escape(s)}" points="{points}" '
+                     f'fill="{colours.get(s, "#888888")}" fill-opacity="0.85"><title>{html.escape(tip)}</title></polygon>')
+        below = above
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _share_legend(colours: dict[str, str]) -> str:
+    return "".join(f'<span class="key"><i style="background:{c}"></i>share {html.escape(s)}</span>'
+                   for s, c in colours.items())
 
 
 def _x(t: int, t0: int, t1: int) -> float:
     return LABEL_W + (t - t0) / (t1 - t0) * PLOT_W
 
 
-def _svg(rows: list[Row], t0: int, t1: int) -> str:
+def _svg(rows: list[Row], t0: int, t1: int, colours: dict[str, str] | None = None) -> str:
     shown = rows[:MAX_ROWS]
     height = AXIS_H + ROW_H * len(shown) + 4
     parts = [f'<svg width="{LABEL_W + PLOT_W + 40}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
@@ -118,6 +226,10 @@ def _svg(rows: list[Row], t0: int, t1: int) -> str:
         y = AXIS_H + i * ROW_H
         parts.append(f'<text x="4" y="{y + ROW_H - 4}" class="label"><title>{html.escape(row.tooltip)}</title>'
                      f"{html.escape(row.label[:40])}</text>")
+        if row.share is not None and colours:
+            parts.append(f'<rect class="share-chip" data-share="{html.escape(row.share)}" x="{LABEL_W - 12}" '
+                         f'y="{y + 3}" width="8" height="{ROW_H - 6}" fill="{colours[row.share]}">'
+                         f"<title>share {html.escape(row.share)}</title></rect>")
         for start, end, colour, tip in row.bars:
             x0, x1 = _x(start, t0, t1), _x(end, t0, t1)
             parts.append(f'<rect x="{x0:.1f}" y="{y + 2}" width="{max(x1 - x0, 1.5):.1f}" height="{ROW_H - 4}" '
@@ -147,9 +259,16 @@ def render(lb: Any) -> str:
     summary = ", ".join(f"{s} {n}" for s, n in sorted(finals.items())) or "no jobs"
     body = [f"<h1>localbatch timeline</h1><p>{len(last)} jobs: {html.escape(summary)}. "
             f"Engine time {_ms(t1, t0)} from the first job.</p><p>{_legend()}</p>"]
+    colours = share_colours(r.share for rows_ in queues.values() for r in rows_ if r.share is not None)
+    if colours:
+        body.append(f"<p>{_share_legend(colours)}</p>")
     for title, sections in (("Job queue", queues), ("Compute environment", environments)):
         for name in sorted(sections):
-            body.append(f"<h2>{title} {html.escape(name)}</h2>{_svg(sections[name], t0, t1)}")
+            body.append(f"<h2>{title} {html.escape(name)}</h2>{_svg(sections[name], t0, t1, colours)}")
+    for name, usage in sorted(share_usage(lb).items()):
+        body.append(f"<h2>Fair-share queue {html.escape(name)}: vCPUs held by each share</h2>"
+                    f"<p>{_share_legend({s: colours[s] for s in sorted(usage) if s in colours})}</p>"
+                    f"{_share_chart(usage, colours, t0, t1)}")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>localbatch timeline</title>
 <style>

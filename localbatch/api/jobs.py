@@ -20,7 +20,9 @@ from localbatch.api import operation
 from localbatch.api._common import check_tags, clone, page_request, page_token
 from localbatch.engine import capacity, flow
 from localbatch.engine.executors import container_of
+from localbatch.engine.fair_share_usage import MAX_ACTIVE_SHARES
 from localbatch.engine.jobs import RUNNING, STATUSES, Attempt, Job, JobSpec, derived_hex
+from localbatch.engine.schedulers import fair_share as fair_share_scheduler
 from localbatch.errors import BatchClientError
 
 JOB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
@@ -130,6 +132,10 @@ def _check_share(backend: Any, queue: Any, params: dict[str, Any]) -> None:
         raise BatchClientError("shareIdentifier is required for a job queue with a fair share scheduling policy")
     if priority is not None and not 0 <= priority <= 9999:
         raise BatchClientError("schedulingPriority must be between 0 and 9999")
+    if not fair_share_scheduler.admits_share(backend, queue, share):
+        raise BatchClientError(
+            f"Exceeded the limit of {MAX_ACTIVE_SHARES} active share identifiers for job queue {queue.name}"
+        )
 
 
 def _dependencies(backend: Any, params: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:

@@ -82,7 +82,22 @@ def update_scheduling_policy(backend: Any, params: dict[str, Any]) -> dict[str, 
     if ("quotaSharePolicy" in body) != is_quota_share(policy):
         raise BatchClientError("The type of a scheduling policy cannot be changed after it is created")
     updated(backend, policy, **body)
+    _reschedule(backend, policy.arn)
     return {}
+
+
+def _reschedule(backend: Any, policy_arn: str) -> None:
+    """New weights, window or reservation count from the next dispatch pass of
+    every queue using the policy (a pass otherwise runs only when jobs or
+    queues change)."""
+    from localbatch.engine import schedulers, service_lifecycle
+
+    kinds = {q.data.get("jobQueueType") == "SAGEMAKER_TRAINING" for q in backend.job_queues
+             if q.data.get("schedulingPolicyArn") == policy_arn}
+    if False in kinds:
+        schedulers.request_dispatch(backend)
+    if True in kinds:
+        service_lifecycle.request_dispatch(backend)
 
 
 @operation("DeleteSchedulingPolicy")

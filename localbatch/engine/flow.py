@@ -32,7 +32,7 @@ from localbatch.engine.jobs import (
     child_key,
 )
 from localbatch.engine.lifecycle import create, empty_summary, transition
-from localbatch.engine.schedulers import job_event, request_dispatch
+from localbatch.engine.schedulers import fair_share, job_event, request_dispatch
 
 DEPENDENT_FAILED = "Dependent Job failed"
 ARRAY_CHILD_FAILED = "Array Child Job failed"
@@ -41,6 +41,8 @@ QUEUE_DELETED = "Job queue deleted"
 
 def submit(backend: Any, job: Job) -> None:
     create(backend, job, SUBMITTED)
+    if job.spec.share_identifier is not None:
+        fair_share.job_submitted(backend, job)
     delay = round(backend.config.submitted_seconds * 1000)
     backend.journal.set(job, "event", job_event(backend, delay, evaluate, backend, job))
 
@@ -200,6 +202,8 @@ def finished(backend: Any, job: Job) -> None:
     while stack:
         done = stack.pop()
         _drop_timers(backend, done)
+        if done.spec.share_identifier is not None:
+            fair_share.job_finished(backend, done)
         ended: list[Job] = []
         for waiter, kind in done.dependents or ():
             if waiter.status in TERMINAL:

@@ -10,16 +10,15 @@ first job that cannot be placed. Nothing else ever runs a pass: a call that
 changes nothing costs nothing.
 
 Queues are visited by `priority` descending, ties by creation order. Each
-queue kind has a scheduler module with `dispatch(backend, queue, jobs)`;
-FIFO is the only one so far (fair-share queues use it until
-schedulers/fair_share.py exists).
+queue kind has a scheduler module with `dispatch(backend, queue, jobs)`:
+fifo.py, and fair_share.py for queues with a scheduling policy.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from localbatch.engine.schedulers import fifo
+from localbatch.engine.schedulers import fair_share, fifo
 
 
 def request_dispatch(backend: Any) -> None:
@@ -101,4 +100,6 @@ def _dispatch_pass(backend: Any) -> None:
 
 
 def scheduler_for(queue: Any) -> Any:
-    return fifo
+    # A container queue can only hold a fair-share policy (quota-share
+    # policies go on SAGEMAKER_TRAINING queues), and never loses it.
+    return fair_share if queue.data.get("schedulingPolicyArn") else fifo

@@ -1,0 +1,174 @@
+"""Cost of one fair-share dispatch pass with many shares and many waiting jobs.
+
+A fair-share queue on a 256-vCPU compute environment holds --shares active
+share identifiers (default 500, the per-queue limit) with --jobs RUNNABLE
+jobs between them (default 100,000), every vCPU taken by held jobs. Then,
+one engine second at a time, the oldest running job completes and the
+pass that follows dispatches one job in its place: the steady state of a
+busy queue. Each share has a different weight (exact entries and a
+`team*` prefix), usage history decays over a 600 s window, and the
+compute reservation is on, so every pass scores all waiting shares.
+
+Reported: the cost of each pass (`fair_share.dispatch`, timed alone), of a
+pass that finds nothing free, and of `fair_share_front(limit=100)`.
+
+    python benchmarks/bench_fair_share.py                # 500 shares, 100,000 jobs
+    python benchmarks/bench_fair_share.py --jobs 10000   # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import time
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+import boto3
+import time_machine
+
+import localbatch
+from localbatch.engine import schedulers
+from localbatch.engine.schedulers import fair_share
+
+MAX_VCPUS = 256
+
+
+def setup(batch, shares: int) -> None:
+    batch.create_compute_environment(
+        computeEnvironmentName="ce",
+        type="MANAGED",
+        state="DISABLED",
+        computeResources={
+            "type": "EC2", "minvCpus": 0, "maxvCpus": MAX_VCPUS, "instanceTypes": ["optimal"],
+            "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"], "instanceRole": "ecsInstanceRole",
+        },
+    )
+    distribution = [{"shareIdentifier": f"s{i:03d}", "weightFactor": 0.25 + (i % 8) / 4} for i in range(0, shares, 3)]
+    distribution.append({"shareIdentifier": "team*", "weightFactor": 0.5})
+    policy = batch.create_scheduling_policy(
+        name="fair",
+        fairsharePolicy={"shareDecaySeconds": 600, "computeReservation": 5, "shareDistribution": distribution},
+    )["arn"]
+    batch.create_job_queue(
+        jobQueueName="q", priority=1, schedulingPolicyArn=policy,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}],
+    )
+    batch.register_job_definition(
+        jobDefinitionName="jd", type="container",
+        containerProperties={
+            "image": "busybox", "command": ["true"],
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+        },
+    )
+
+
+def share_name(i: int) -> str:
+    return f"team{i:03d}" if i % 3 == 1 else f"s{i:03d}"
+
+
+def submit_all(lb, jobs: int, shares: int) -> float:
+    """Submit through the controller (the api layer without botocore): the pass is what is measured.
+    The clock is frozen and jobs stay SUBMITTED for 1 s, so all of them turn RUNNABLE in one event
+    burst, followed by one pass."""
+    started = time.perf_counter()
+    for n in range(jobs):
+        params = {"jobName": f"j{n}", "jobQueue": "q", "jobDefinition": "jd", "shareIdentifier": share_name(n % shares)}
+        if n % 7 == 0:
+            params["schedulingPriorityOverride"] = n % 10
+        status, body, _ = lb.call("us-east-1", "SubmitJob", params)
+        assert status == 200, body
+    return time.perf_counter() - started
+
+
+class PassTimer:
+    """Times every fair_share.dispatch call (the pass over this queue), alone."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._dispatch = fair_share.dispatch
+
+    def __enter__(self) -> PassTimer:
+        def timed(*args):
+            started = time.perf_counter()
+            self._dispatch(*args)
+            self.samples.append(time.perf_counter() - started)
+
+        fair_share.dispatch = timed
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fair_share.dispatch = self._dispatch
+
+
+def front_costs(backend, queue, rounds: int = 200) -> list[float]:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fair_share.fair_share_front(backend, queue, limit=100)
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def report(label: str, samples: list[float]) -> None:
+    ms = sorted(s * 1000 for s in samples)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    print(f"  {label:44} n={len(ms):5}  median {statistics.median(ms):6.3f} ms  p99 {p99:6.3f} ms  "
+          f"max {ms[-1]:6.3f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--shares", type=int, default=500)
+    parser.add_argument("--passes", type=int, default=2000)
+    args = parser.parse_args()
+    clock = time_machine.travel(1_767_225_600, tick=False)
+    with clock, localbatch.patch(check_responses=False, record_timeline=False, submitted_seconds=1) as lb:
+        batch = boto3.client("batch", region_name="us-east-1")
+        setup(batch, args.shares)
+        lb.on_job("*", duration=None)
+        seconds = submit_all(lb, args.jobs + MAX_VCPUS, args.shares)
+        print(f"submitted {args.jobs + MAX_VCPUS:,} jobs in {seconds:.1f} s")
+        lb.advance(1)
+        gc.collect()  # the garbage of 100,000 submissions is not the passes' to pay for
+        backend = lb.backend()
+        queue = backend.job_queues.get("q")
+        jobs = backend.jobs.queues[queue.arn]
+        report("fair_share_front(limit=100), no usage yet", front_costs(backend, queue))
+        with PassTimer() as first:
+            batch.update_compute_environment(computeEnvironment="ce", state="ENABLED")
+            batch.describe_jobs(jobs=[])
+        book = jobs.fair_share
+        print(f"active shares {book.active_count(backend.now_ms, 600_000)}, "
+              f"waiting shares {len(book.waiting)}, RUNNABLE jobs {len(jobs.runnable):,}, "
+              f"running {int(backend.jobs.ce_used[backend.compute_environments.get('ce').arn])} vCPU")
+        report("first pass (dispatches 256 jobs)", first.samples)
+
+        running = jobs.by_status["RUNNING"]
+        with PassTimer() as steady:
+            for _ in range(args.passes):
+                lb.advance(1)
+                oldest = backend.jobs.by_seq[running.min()]
+                lb.complete(oldest.id)  # frees 1 vCPU; the pass that follows dispatches one job
+        report("pass: one job ended, one dispatched", steady.samples)
+
+        with PassTimer() as blocked:
+            for _ in range(200):
+                lb.advance(1)
+                backend.journal.begin()
+                schedulers.request_dispatch(backend)
+                backend.journal.commit()
+                batch.describe_jobs(jobs=[])
+        report("pass: nothing free (head blocked)", blocked.samples)
+
+        report("fair_share_front(limit=100), after the passes", front_costs(backend, queue))
+        print(f"RUNNABLE jobs left {len(jobs.runnable):,}, waiting shares {len(book.waiting)}")
+
+
+if __name__ == "__main__":
+    main()
