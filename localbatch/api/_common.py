@@ -15,12 +15,24 @@ MAX_TAGS = 50
 
 
 def clone(value: Any) -> Any:
-    """Copy JSON-like data; about five times faster than copy.deepcopy."""
+    """Copy JSON-like data so the caller and the engine never share a dict or list.
+
+    Containers are copied whole at C speed and only nested containers are
+    visited: several times faster than copy.deepcopy, and it runs on every
+    describe."""
     kind = type(value)
     if kind is dict:
-        return {k: clone(v) for k, v in value.items()}
+        out = value.copy()
+        for key, item in value.items():
+            if type(item) is dict or type(item) is list:
+                out[key] = clone(item)
+        return out
     if kind is list:
-        return [clone(v) for v in value]
+        out = value.copy()
+        for i, item in enumerate(value):
+            if type(item) is dict or type(item) is list:
+                out[i] = clone(item)
+        return out
     return value
 
 
