@@ -88,6 +88,11 @@ def _container_front(backend: Any, queue_arn: str) -> list[Any]:
     jobs = backend.jobs.queues.get(queue_arn)
     if jobs is None:
         return []
+    queue = backend.job_queues.by_arn.get(queue_arn)
+    if jobs.fair_share is not None and queue is not None:  # a fair-share queue: its scheduler's order
+        from localbatch.engine.schedulers.fair_share import fair_share_front
+
+        return fair_share_front(backend, queue, FRONT_SIZE)
     out = []
     for key in jobs.runnable.ascending():
         out.append(jobs.runnable_jobs[key])
@@ -135,7 +140,9 @@ def _container_snapshot(backend: Any, queue: Any) -> dict[str, Any]:
             if parent.summary is not None:
                 total += (parent.summary["STARTING"] + parent.summary["RUNNING"]) * parent.spec.vcpus
     usage = [{"capacityUnit": unit, "quantity": total}] if total else []
-    return {
-        "frontOfQueue": {"jobs": entries, "lastUpdatedAt": now},
-        "queueUtilization": {"totalCapacityUsage": usage, "lastUpdatedAt": now},
-    }
+    utilization: dict[str, Any] = {"totalCapacityUsage": usage, "lastUpdatedAt": now}
+    if queue.data.get("schedulingPolicyArn"):  # container queues take only fair-share policies
+        from localbatch.engine.schedulers.fair_share import fair_share_utilization
+
+        utilization["fairshareUtilization"] = fair_share_utilization(backend, queue)
+    return {"frontOfQueue": {"jobs": entries, "lastUpdatedAt": now}, "queueUtilization": utilization}
