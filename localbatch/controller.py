@@ -129,11 +129,16 @@ class LocalBatch:
 
     # -- answering calls ----------------------------------------------------
 
-    def call(self, region: str, operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any], str]:
+    def call(
+        self, region: str, operation: str, params: dict[str, Any], request_size: int | None = None
+    ) -> tuple[int, dict[str, Any], str]:
         """Answer one Batch call: (HTTP status, body, request id).
 
         Due events run first, at their own times. The operation itself runs
         in a transaction: whatever makes it fail, nothing it changed stays.
+        `request_size` is the length of the request body botocore serialised
+        (the shim knows it); the handler finds it as `backend.request_size`,
+        which exists only while the handler runs.
         """
         with self.lock:
             request_id = self._request_ids.uuid4()
@@ -146,7 +151,12 @@ class LocalBatch:
                     handler = OPERATIONS.get(operation)
                     if handler is None:
                         raise BatchClientError(f"localbatch does not implement the {operation} operation")
-                    body = handler(backend, clone(params))
+                    if request_size is not None:
+                        backend.request_size = request_size  # for this call's handler only
+                    try:
+                        body = handler(backend, clone(params))
+                    finally:
+                        backend.__dict__.pop("request_size", None)
                 except BaseException:
                     backend.journal.rollback()
                     raise

@@ -67,11 +67,15 @@ class _ClientHooks:
         if ACTIVE:
             context[_PARAMS_KEY] = params
 
-    def before_call(self, model: Any, context: dict[str, Any], **kwargs: Any) -> Any:
+    def before_call(self, model: Any, params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> Any:
         if not ACTIVE:
             return None
         lb = ACTIVE[-1]
-        status, body, request_id = lb.call(self.region, model.name, context.get(_PARAMS_KEY) or {})
+        # `params` is botocore's request dict: its body is the serialised
+        # request, whose size SubmitJob limits.
+        body = params.get("body")
+        size = len(body) if isinstance(body, bytes) else None
+        status, body, request_id = lb.call(self.region, model.name, context.get(_PARAMS_KEY) or {}, size)
         headers = {"x-amzn-requestid": request_id, "content-type": "application/json"}
         if status != 200:
             headers["x-amzn-errortype"] = body["Error"]["Code"]

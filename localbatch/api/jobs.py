@@ -14,10 +14,14 @@ import json
 import math
 import re
 from bisect import bisect_left
+from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
 from localbatch.api import operation
 from localbatch.api._common import check_tags, clone, page_request, page_token
+from localbatch.api.compute_environments import platform
+from localbatch.api.job_definitions import resolve_job_definition
+from localbatch.api.job_queues import find_job_queue
 from localbatch.engine import capacity, flow
 from localbatch.engine.executors import container_of
 from localbatch.engine.fair_share_usage import MAX_ACTIVE_SHARES
@@ -52,7 +56,7 @@ def submit_job(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     name = params["jobName"]
     if not JOB_NAME_RE.fullmatch(name):
         raise BatchClientError("Job name should match valid pattern", wrapped=True)
-    _check_size(params)
+    _check_size(params, getattr(backend, "request_size", None))
     queue = _submit_queue(backend, params["jobQueue"])
     jd = _job_definition(backend, params["jobDefinition"])
     _check_platform(backend, queue, jd.data)
@@ -67,7 +71,15 @@ def submit_job(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     return {"jobArn": job.arn, "jobName": name, "jobId": job_id}
 
 
-def _check_size(params: dict[str, Any]) -> None:
+def _check_size(params: dict[str, Any], request_size: int | None = None) -> None:
+    """The request as compact UTF-8 JSON must fit in 30 KiB.
+
+    `request_size` is the length of the body botocore serialised (the shim
+    passes it): the same members with ", " / ": " separators and non-ASCII
+    escaped, so never shorter than the compact form. A body that fits
+    settles it without serialising the request again."""
+    if request_size is not None and request_size <= MAX_SUBMIT_KIB * 1024:
+        return
     size = len(json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode())
     if size > MAX_SUBMIT_KIB * 1024:
         raise BatchClientError(
@@ -76,8 +88,6 @@ def _check_size(params: dict[str, Any]) -> None:
 
 
 def _submit_queue(backend: Any, given: str) -> Any:
-    from localbatch.api.job_queues import find_job_queue
-
     queue = find_job_queue(backend, given)
     if queue is None or queue.data.get("status") == "DELETED":
         raise BatchClientError(f"JobQueue {given} not found.")
@@ -91,27 +101,30 @@ def _submit_queue(backend: Any, given: str) -> Any:
 
 
 def _job_definition(backend: Any, ref: str) -> Any:
-    from localbatch.api.job_definitions import resolve_job_definition
-
     return resolve_job_definition(backend, ref)
 
 
 def _check_platform(backend: Any, queue: Any, jd: dict[str, Any]) -> None:
     """Spec §1.4 [obs]: the JD's platform capability must be one the queue's CEs run."""
-    from localbatch.api.compute_environments import platform
-    from localbatch.api.job_queues import compute_environments_of
-
-    ces = compute_environments_of(backend, queue)
-    if not ces:
+    order = queue.data["computeEnvironmentOrder"]
+    if not order:
         return
+    by_arn = backend.compute_environments.by_arn
+    wanted = (jd.get("platformCapabilities") or ["EC2"])[0]
+    eks = runs_wanted = False
+    for entry in order:  # one pass: it runs on every SubmitJob
+        ce = by_arn[entry["computeEnvironment"]]
+        if ce.data.get("containerOrchestrationType") == "EKS":
+            eks = True
+        elif not runs_wanted and platform(ce) == wanted:
+            runs_wanted = True
     if jd.get("containerOrchestrationType") == "EKS":
-        if all(ce.data.get("containerOrchestrationType") != "EKS" for ce in ces):
+        if not eks:
             raise BatchClientError("Job Queue is attached to Compute Environment that can not run EKS jobs.")
         return
-    if any(ce.data.get("containerOrchestrationType") == "EKS" for ce in ces):
+    if eks:
         raise BatchClientError("Job Queue is attached to Compute Environment that can only run EKS jobs.")
-    wanted = (jd.get("platformCapabilities") or ["EC2"])[0]
-    if all(platform(ce) != wanted for ce in ces):
+    if not runs_wanted:
         raise BatchClientError(
             f"Job Queue is attached to Compute Environment that can not run Jobs with capability {wanted}."
         )
@@ -170,7 +183,32 @@ def _dependencies(backend: Any, params: dict[str, Any]) -> tuple[list[dict[str, 
 # -- the job's effective description ----------------------------------------------------
 
 
+# SubmitJob members that never change the JobSpec (tags only through
+# propagateTags, dependsOn only through SEQUENTIAL, which needs arrayProperties).
+_SPEC_NEUTRAL = frozenset({"jobName", "jobQueue", "jobDefinition", "dependsOn", "tags"})
+
+
 def _spec(backend: Any, params: dict[str, Any], jd: dict[str, Any], sequential: bool) -> JobSpec:
+    """The JobSpec of a submission. A submission that overrides nothing gets
+    the one JobSpec of its job definition revision: specs are never changed
+    after SubmitJob, and stored job definition data is never edited in place,
+    so what follows from `jd` alone is resolved once."""
+    if (
+        _SPEC_NEUTRAL.issuperset(params)
+        and jd.get("consumableResourceProperties") is None  # resolved against the current resources
+        and not (params.get("tags") and jd.get("propagateTags"))
+    ):
+        check_tags(params.get("tags"))
+        cache = backend.jobs.plain_specs
+        found = cache.get(id(jd))
+        if found is None or found[0] is not jd:
+            found = (jd, _resolve_spec(backend, {}, jd, False))
+            cache[id(jd)] = found  # derived from immutable data: not journaled
+        return found[1]
+    return _resolve_spec(backend, params, jd, sequential)
+
+
+def _resolve_spec(backend: Any, params: dict[str, Any], jd: dict[str, Any], sequential: bool) -> JobSpec:
     from localbatch.api.job_definitions import check_environment, check_retry_strategy, check_timeout
 
     multinode = jd.get("type") == "multinode"
@@ -644,22 +682,17 @@ def list_jobs(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
         found = _queue_jobs(backend, params["jobQueue"], status, filters, after)
     else:
         found = _members(backend, params[scope], scope, status if not filters or params.get("jobStatus") else None, after)
-    page: list[Job] = []
-    more = False
-    for job in found:
-        if len(page) == limit:
-            more = True
-            break
-        page.append(job)
-    out: dict[str, Any] = {"jobSummaryList": [job_summary(job) for job in page]}
+    page = list(islice(found, limit + 1))
+    more = len(page) > limit
+    if more:
+        del page[limit]
+    out: dict[str, Any] = {"jobSummaryList": list(map(job_summary, page))}
     if more:
         out["nextToken"] = page_token(params, page[-1].seq)
     return out
 
 
 def _queue_jobs(backend: Any, given: str, status: str | None, filters: list[dict[str, Any]], after: int) -> Iterator[Job]:
-    from localbatch.api.job_queues import find_job_queue
-
     queue = find_job_queue(backend, given)
     arn = queue.arn if queue is not None else (given if given.startswith("arn:") else backend.arn(f"job-queue/{given}"))
     jobs = backend.jobs.queues.get(arn)
@@ -670,7 +703,7 @@ def _queue_jobs(backend: Any, given: str, status: str | None, filters: list[dict
     by_seq = backend.jobs.by_seq
     below = after or None
     if not filters:
-        return (by_seq[seq] for seq in jobs.by_status[status].descending(below))
+        return map(by_seq.__getitem__, jobs.by_status[status].descending(below))
     keep, start = _filter(filters[0], status)
     listed = jobs.listed
     end = len(listed) if below is None else bisect_left(listed, below)
@@ -757,25 +790,42 @@ def job_summary(job: Job) -> dict[str, Any]:
            job.summary_at, tuple(summary.values()) if summary else None)
     cached = job.rendered
     if cached is None or cached[0] != key:
-        cached = (key, _render_summary(job))
+        cached = _cached_summary(key, _render_summary(job))
         job.rendered = cached  # derived data: not journaled
-    return _copy_summary(cached[1])
+    # The copy, inlined: it runs once per listed job.
+    _, rendered, usage, container, other = cached
+    out = rendered.copy()
+    if usage is not None:
+        out["capacityUsage"] = [usage.copy()]
+    if container is not None:
+        out["container"] = container.copy()
+    if other:
+        _copy_other(rendered, out)
+    return out
 
 
-def _copy_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    out = dict(summary)
+def _cached_summary(key: tuple, summary: dict[str, Any]) -> tuple:
+    """(key, summary, its one capacityUsage entry, its container, whether it
+    has other nested parts): what the copy in job_summary reads."""
+    usage = summary.get("capacityUsage")
+    other = "nodeProperties" in summary or "arrayProperties" in summary
+    if usage is not None and len(usage) != 1:
+        usage, other = None, True
+    return key, summary, usage[0] if usage else None, summary.get("container"), other
+
+
+def _copy_other(summary: dict[str, Any], out: dict[str, Any]) -> None:
     usage = summary.get("capacityUsage")
     if usage is not None:
         out["capacityUsage"] = [dict(u) for u in usage]
-    for key in ("container", "nodeProperties"):
-        if key in summary:
-            out[key] = dict(summary[key])
+    nodes = summary.get("nodeProperties")
+    if nodes is not None:
+        out["nodeProperties"] = dict(nodes)
     array = summary.get("arrayProperties")
     if array is not None:
         out["arrayProperties"] = array = dict(array)
         if "statusSummary" in array:
             array["statusSummary"] = dict(array["statusSummary"])
-    return out
 
 
 def _render_summary(job: Job) -> dict[str, Any]:

@@ -353,6 +353,13 @@ class JobStore:
         # Identity of the CE/queue data last seen by the scheduler: an
         # update anywhere (copy-on-write data) shows as a new object.
         self.config_seen: tuple = ()
+        # (configuration, queues in visiting order with their compute
+        # environments): see schedulers._plan.
+        self.dispatch_plan: tuple[tuple, list[tuple[Any, list[Any]]]] | None = None
+        # id(job definition data) -> (that data, the JobSpec of a submission
+        # that overrides nothing): see api/jobs._spec. The data is kept so
+        # its id cannot be reused.
+        self.plain_specs: dict[int, tuple[dict[str, Any], JobSpec]] = {}
 
     def __len__(self) -> int:
         return len(self.by_id)

@@ -58,8 +58,9 @@ def transition(backend: Any, job: Job, to: str, reason: Any = None) -> None:
         raise LocalBatchError(f"localbatch bug: job {job.id} cannot move from {frm} to {to}")
     now = backend.now_ms
     store = backend.jobs
+    parent = job.parent
     old = (frm, job.status_reason, job.scheduled_at, job.started_at, job.stopped_at, job.blocked_reason,
-           job.blocked_since, job.summary_at if job.parent is None else job.parent.summary_at)
+           job.blocked_since, job.summary_at if parent is None else parent.summary_at)
     job.status = to
     job.status_reason = reason
     job.blocked_reason = job.blocked_since = None
@@ -78,25 +79,30 @@ def transition(backend: Any, job: Job, to: str, reason: Any = None) -> None:
 
 def _move(store: Any, job: Job, frm: str | None, to: str, now: int) -> None:
     parent = job.parent
+    queue = None
     if parent is None:
-        by_status = store.queue(job.queue_arn).by_status
+        queue = store.queues.get(job.queue_arn) or store.queue(job.queue_arn)
+        by_status = queue.by_status
         if frm is not None:
             by_status[frm].discard(job.seq)
         by_status[to].add(job.seq)
-    elif parent.summary is not None:  # an array child
+    else:
         summary = parent.summary
-        if frm is not None:
-            summary[frm] -= 1
-        summary[to] += 1
-        parent.summary_at = now
-    if job.is_node:
-        return  # nodes run with their job; only the job itself waits in the queue
+        if summary is not None:  # an array child
+            if frm is not None:
+                summary[frm] -= 1
+            summary[to] += 1
+            parent.summary_at = now
+        if "#" in job.id:  # Job.is_node
+            return  # nodes run with their job; only the job itself waits in the queue
     if frm == RUNNABLE:
-        queue = store.queues[job.queue_arn]
+        if queue is None:
+            queue = store.queues[job.queue_arn]
         queue.runnable.discard(job.key)
         queue.runnable_jobs.pop(job.key, None)
     if to == RUNNABLE:
-        queue = store.queue(job.queue_arn)
+        if queue is None:
+            queue = store.queue(job.queue_arn)
         queue.runnable.add(job.key)
         queue.runnable_jobs[job.key] = job
 

@@ -4,6 +4,8 @@ always shows the job as it is now."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from tests.api.test_jobs import environment, frozen, submit
@@ -60,3 +62,45 @@ def test_an_array_parent_summary_counts_its_children_as_they_move(batch, lb):
     lb.run_until_idle()
     (done,) = _summaries(batch, "SUCCEEDED")
     assert done["jobId"] == parent and done["arrayProperties"]["statusSummary"]["SUCCEEDED"] == 2
+
+
+def _mangle(summary):
+    """Change every nested part a summary can have, in place."""
+    for usage in summary.get("capacityUsage") or ():
+        usage["quantity"] = 99.0
+    for key in ("container", "arrayProperties", "nodeProperties"):
+        if key in summary:
+            summary[key]["mangled"] = True
+    if "statusSummary" in summary.get("arrayProperties", {}):
+        summary["arrayProperties"]["statusSummary"]["RUNNING"] = 99
+
+
+def test_no_nested_part_of_a_summary_is_shared(batch, lb):
+    from tests.api.test_jobs_scheduling import _multinode
+
+    environment(batch, max_vcpus=8)
+    _multinode(batch, num_nodes=2)
+    lb.on_job("fails", duration=0, exit_code=3)
+    lb.on_job("held", duration=None)
+    submit(batch, name="fails")
+    parent = submit(batch, name="held", arrayProperties={"size": 2})
+    mnp = submit(batch, name="held", definition="mnp")
+    lb.run_until_idle()
+
+    def listed():
+        return (
+            _summaries(batch, "FAILED")
+            + _summaries(batch, "PENDING")
+            + batch.list_jobs(arrayJobId=parent)["jobSummaryList"]
+            + _summaries(batch, "RUNNING")
+            + batch.list_jobs(multiNodeJobId=mnp)["jobSummaryList"]
+        )
+
+    first = listed()
+    assert {"container", "arrayProperties", "nodeProperties"} <= {key for s in first for key in s}
+    assert any("statusSummary" in s.get("arrayProperties", {}) for s in first)
+    untouched = copy.deepcopy(first)
+    for summary in first:
+        _mangle(summary)
+    assert first != untouched
+    assert listed() == untouched

@@ -16,6 +16,7 @@ fifo.py, and fair_share.py for queues with a scheduling policy.
 
 from __future__ import annotations
 
+from operator import attrgetter, is_
 from typing import Any, Callable
 
 from localbatch.engine.schedulers import fair_share, fifo
@@ -74,12 +75,15 @@ def _configuration(backend: Any) -> tuple:
     # Stored data is copy-on-write: an update shows as a new dict object. The
     # objects themselves are kept (not their ids, which a freed dict may hand
     # on to its replacement).
-    return tuple(q.data for q in backend.job_queues) + tuple(ce.data for ce in backend.compute_environments)
+    return (*map(_DATA, backend.job_queues), *map(_DATA, backend.compute_environments))
+
+
+_DATA = attrgetter("data")
 
 
 def unchanged(now: tuple, seen: tuple) -> bool:
     """Whether two configurations (tuples of copy-on-write data dicts) are the same objects."""
-    return len(now) == len(seen) and all(a is b for a, b in zip(now, seen))
+    return len(now) == len(seen) and all(map(is_, now, seen))
 
 
 def _queues_in_order(backend: Any) -> list[Any]:
@@ -88,15 +92,33 @@ def _queues_in_order(backend: Any) -> list[Any]:
 
 def _dispatch_pass(backend: Any) -> None:
     store = backend.jobs
-    backend.journal.set(store, "dispatch_event", None)
-    for queue in _queues_in_order(backend):
-        jobs = store.queues.get(queue.arn)
+    journal = backend.journal
+    journal.set(store, "dispatch_event", None)
+    # A pass changes no queue or compute environment data, so the
+    # configuration it starts from is the one it leaves seen.
+    config = _configuration(backend)
+    queues = store.queues
+    for queue, attached in _plan(backend, config):
+        jobs = queues.get(queue.arn)
         if jobs is None or (not jobs.runnable and jobs.blocked_job is None):
             continue
         if queue.data.get("status") in ("DELETING", "DELETED"):
             continue
-        scheduler_for(queue).dispatch(backend, queue, jobs)
-    backend.journal.set(store, "config_seen", _configuration(backend))
+        scheduler_for(queue).dispatch(backend, queue, jobs, attached)
+    if not unchanged(config, store.config_seen):
+        journal.set(store, "config_seen", config)
+
+
+def _plan(backend: Any, config: tuple) -> list[tuple[Any, list[Any]]]:
+    """(queue, its attached compute environments) in visiting order. It
+    follows from the configuration alone, so it is worked out again only
+    when that changes; derived data, not journaled."""
+    store = backend.jobs
+    plan = store.dispatch_plan
+    if plan is None or not unchanged(config, plan[0]):
+        plan = (config, [(q, fifo._attached(backend, q)) for q in _queues_in_order(backend)])
+        store.dispatch_plan = plan
+    return plan[1]
 
 
 def scheduler_for(queue: Any) -> Any:

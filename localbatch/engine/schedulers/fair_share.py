@@ -155,11 +155,13 @@ def admits_share(backend: Any, queue: Any, share_identifier: str) -> bool:
 # -- the dispatch pass (spec §3.3 steps 4-5) --------------------------------------------------
 
 
-def dispatch(backend: Any, queue: Any, jobs: Any) -> None:
+def dispatch(backend: Any, queue: Any, jobs: Any, attached: list[Any] | None = None) -> None:
+    """One pass over the queue; `attached` is `fifo._attached(backend, queue)` when the caller has it."""
     from localbatch.engine.executors import start_attempt
 
     book: ShareBook | None = jobs.fair_share
-    attached = fifo._attached(backend, queue)
+    if attached is None:
+        attached = fifo._attached(backend, queue)
     head_blocked: tuple[Job, str | None] | None = None
     if book is not None and book.waiting:
         policy = fairshare_policy(backend, queue)

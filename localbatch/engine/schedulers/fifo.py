@@ -23,10 +23,12 @@ from localbatch.engine import capacity
 from localbatch.engine.jobs import RUNNABLE, Job
 
 
-def dispatch(backend: Any, queue: Any, jobs: Any) -> None:
+def dispatch(backend: Any, queue: Any, jobs: Any, attached: list[Any] | None = None) -> None:
+    """One pass over the queue; `attached` is `_attached(backend, queue)` when the caller has it."""
     from localbatch.engine.executors import start_attempt
 
-    attached = _attached(backend, queue)
+    if attached is None:
+        attached = _attached(backend, queue)
     targets = [ce for ce in attached if capacity.usable(ce)]
     backfill = backend.config.backfill
     runnable, runnable_jobs = jobs.runnable, jobs.runnable_jobs
@@ -79,7 +81,8 @@ def _set_blocked(backend: Any, queue: Any, jobs: Any, head: tuple[Job, str | Non
     if job is None or reason is None:
         if job is not None:
             _clear(backend, job)
-        journal.set(jobs, "blocked_job", None)
+        if previous is not None:
+            journal.set(jobs, "blocked_job", None)
         return
     journal.set(jobs, "blocked_job", job)
     if job.blocked_reason != reason:
