@@ -19,14 +19,14 @@ from typing import Any
 
 from localbatch.api import operation
 from localbatch.api._common import check_tags, clone, page_request, page_token
+from localbatch.api.job_queues import find_job_queue
+from localbatch.api.scheduling_policies import is_quota_share
 from localbatch.engine import service_lifecycle as lifecycle
 from localbatch.engine.service_jobs import (
     MAX_PRIORITY,
     RUNNING,
     TERMINAL,
     ServiceJob,
-    capacity_of,
-    parse_payload,
 )
 from localbatch.errors import BatchClientError
 
@@ -35,6 +35,7 @@ JOB_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 PRINTABLE_RE = re.compile(r"[\x20-\x7e\t\n\r]*")
 MAX_REQUEST_KIB = 30
 MAX_PAYLOAD_KIB = 10
+MAX_JSON_PER_REPR_CHAR = 6  # JSON bytes per character of a value's repr, at most
 MAX_EVALUATE_ON_EXIT = 5
 MAX_PATTERN = 512
 MAX_REASON = 1024
@@ -61,16 +62,11 @@ def submit_service_job(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     if replay is not None:
         return replay
     job_id = backend.ids.uuid4()
-    job = ServiceJob(backend.next_seq(), job_id, backend.arn(f"service-job/{job_id}"), name, queue.arn, backend.now_ms)
-    job.params = params
-    job.payload = parse_payload(params["serviceRequestPayload"])
-    job.units = capacity_of(job.payload)
-    job.quota_share = share.arn if share is not None else None
-    job.priority = params.get("schedulingPriority")
-    job.tags = params.get("tags")
+    job = ServiceJob(backend.next_seq(), job_id, backend.arn(f"service-job/{job_id}"), queue.arn,
+                     share.arn if share is not None else None, params, backend.now_ms)
     lifecycle.submit(backend, job)
     if token is not None:
-        backend.journal.put(backend.service_jobs.tokens, token, (backend.now_ms, _fingerprint(params), job))
+        backend.journal.put(backend.service_jobs.tokens, token, (backend.now_ms, job))
     return _identity(job)
 
 
@@ -83,23 +79,40 @@ def _kib(value: str) -> int:
 
 
 def _check_size(params: dict[str, Any]) -> None:
-    """Spec §7 row 14: payload <= 10 KiB, whole request <= 30 KiB."""
+    """Spec §7 row 14: payload <= 10 KiB, whole request (compact JSON) <= 30 KiB."""
     payload = params["serviceRequestPayload"]
     if len(payload.encode()) > MAX_PAYLOAD_KIB * 1024:
         raise BatchClientError(
             f"Service request payload size must be less than {MAX_PAYLOAD_KIB} KiB, got {_kib(payload)} KiB",
             wrapped=True,
         )
-    request = json.dumps(params, separators=(",", ":"), ensure_ascii=False)
+    if _json_size_bound(params) <= MAX_REQUEST_KIB * 1024:
+        return  # provably small: no need to encode it
+    request = _REQUEST_JSON.encode(params)
     if len(request.encode()) > MAX_REQUEST_KIB * 1024:
         raise BatchClientError(
             f"Job size must be less than {MAX_REQUEST_KIB} KiB, got {_kib(request)} KiB", wrapped=True
         )
 
 
-def _submit_queue(backend: Any, given: str) -> Any:
-    from localbatch.api.job_queues import find_job_queue
+def _json_size_bound(params: dict[str, Any]) -> int:
+    """An upper bound on the size of `params` as compact JSON, in bytes: JSON spends at
+    most 6 bytes on a character of a string (\\u00XX for a control character)
+    or of a value's repr, and 4 more on the quotes, colon and comma of an
+    entry. A few lengths instead of an encoding: a submit checks this."""
+    total = 2
+    for key, value in params.items():
+        size = len(value) if type(value) is str else len(repr(value))
+        total += MAX_JSON_PER_REPR_CHAR * (len(key) + size + 4)
+    return total
 
+
+# Built once: json.dumps with options builds an encoder on every call. Keys
+# sorted, so that one request has one text (idempotency compares them).
+_REQUEST_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+
+def _submit_queue(backend: Any, given: str) -> Any:
     queue = find_job_queue(backend, given)
     if queue is None or queue.data.get("status") in ("DELETING", "DELETED"):
         raise BatchClientError(f"JobQueue {given} not found.")
@@ -115,12 +128,10 @@ def _submit_queue(backend: Any, given: str) -> Any:
 
 def _check_shares(backend: Any, queue: Any, params: dict[str, Any]) -> Any | None:
     """Spec §4.1, §7 rows 15-16: shareIdentifier iff fair share, quotaShareName iff quota share."""
-    from localbatch.api.job_queues import is_quota_management
-
     policy_arn = queue.data.get("schedulingPolicyArn")
     policy = backend.scheduling_policies.get(policy_arn) if policy_arn else None
     fair_share = policy is not None and "fairsharePolicy" in policy.data
-    quota = is_quota_management(backend, queue)
+    quota = policy is not None and is_quota_share(policy)
     share_id = params.get("shareIdentifier")
     share_name = params.get("quotaShareName")
     if fair_share and share_id is None:
@@ -177,21 +188,19 @@ def _check_fields(params: dict[str, Any]) -> None:
     check_tags(params.get("tags"))
 
 
-def _fingerprint(params: dict[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True, separators=(",", ":"))
-
-
 def _idempotent(backend: Any, token: str | None, params: dict[str, Any]) -> dict[str, Any] | None:
-    """Spec §4.1 [proposed]: within 8 h, the same token and request is the same job;
-    the same token with another request is an error."""
+    """Spec §4.1 [proposed]: within 8 h, the same token and request (compared as
+    JSON with sorted keys) is the same job; the same token with another request
+    is an error."""
     if token is None:
         return None
     seen = backend.service_jobs.tokens.get(token)
     if seen is None or backend.now_ms - seen[0] >= TOKEN_TTL_MS:
         return None
-    if seen[1] != _fingerprint(params):
+    job = seen[1]
+    if _REQUEST_JSON.encode(job.params) != _REQUEST_JSON.encode(params):
         raise BatchClientError(f"Idempotency token {token} was already used with different parameters")
-    return _identity(seen[2])
+    return _identity(job)
 
 
 # == DescribeServiceJob (spec §4.4) ====================================================
@@ -233,6 +242,8 @@ def describe_service_job(backend: Any, params: dict[str, Any]) -> dict[str, Any]
 
 
 def service_job_detail(job: ServiceJob) -> dict[str, Any]:
+    # Rendered on every call: it costs about what a safe copy of a cached
+    # render would (4.6 us against 3.9 us for a job with every field set).
     given = job.params
     out: dict[str, Any] = {"attempts": [_attempt(a) for a in job.attempts], "capacityUsage": capacity_usage(job)}
     out["createdAt"] = job.created_at
@@ -297,8 +308,6 @@ def list_service_jobs(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _queue_jobs(backend: Any, given: str, status: str | None, filters: list[dict[str, Any]], after: int) -> Iterator:
-    from localbatch.api.job_queues import find_job_queue
-
     queue = find_job_queue(backend, given)
     if queue is None:
         raise BatchClientError(f"JobQueue {given} not found.")

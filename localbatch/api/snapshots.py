@@ -4,10 +4,11 @@
 scheduler would try them (engine/schedulers/service_fifo.py and
 quota_share.py say which order that is); `earliestTimeAtPosition` is when
 the job took its current index, which the service-job schedulers record at
-the end of each pass. Container queues (FIFO) are followed from their first
-snapshot on, after every engine event. Utilisation counts the capacity of
-dispatched jobs: STARTING+RUNNING container jobs in VCPU (EKS: cpu),
-SCHEDULED+STARTING+RUNNING service jobs per instance type.
+the end of each pass and as jobs arrive between passes. Container queues
+(FIFO) are followed from their first snapshot on, after every engine event.
+Utilisation counts the capacity of dispatched jobs: STARTING+RUNNING
+container jobs in VCPU (EKS: cpu), SCHEDULED+STARTING+RUNNING service jobs
+per instance type.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def _service_snapshot(backend: Any, queue: Any) -> dict[str, Any]:
     quota = quota_share.is_quota_queue(backend, queue)
     scheduler = quota_share if quota else service_fifo
     front = scheduler.front_order(backend, queue, jobs) if jobs is not None else []
+    recorded, since = (jobs.front_jobs, jobs.front_since) if jobs is not None else ((), ())
     entries = [
-        _entry(job.arn, job.front[1] if job.front is not None and job.front[0] == index else now)
+        _entry(job.arn, since[index] if index < len(recorded) and recorded[index] is job else now)
         for index, job in enumerate(front)
     ]
     out: dict[str, Any] = {"frontOfQueue": {"jobs": entries, "lastUpdatedAt": now}}

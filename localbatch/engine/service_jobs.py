@@ -6,7 +6,7 @@ A service job is a `ServiceJob` object (``__slots__``); DescribeServiceJob
 and ListServiceJobs render the output shapes from its slots
 (localbatch/api/service_jobs.py). What the job needs never changes after
 SubmitServiceJob: `units` (instance type -> instance count, from the
-payload's ResourceConfig, spec §4.2) is computed once.
+payload's ResourceConfig, spec §4.2) is computed once per distinct payload.
 
 Indexes (updated only by `service_lifecycle.transition`, `ServiceJobStore.add`
 and `reprioritise`):
@@ -23,6 +23,8 @@ and `reprioritise`):
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from localbatch.engine.jobs import SortedInts
@@ -69,11 +71,12 @@ class ServiceJob:
         "blocked_since",
         "created_at",
         "event",  # the pending lifecycle event
-        "front",  # (index in frontOfQueue, since) as last computed
+        "front",  # True once recorded in frontOfQueue, until it leaves RUNNABLE (service_fifo.update_positions)
         "head_since",  # since when it is the head of its quota share
         "held",  # (service environment ARN, {unit: quantity}) while SCHEDULED/STARTING/RUNNING
         "id",
         "is_terminated",
+        "key",  # dispatch_key(), kept current
         "name",
         "outcome",  # (exit code, reason) decided when the attempt started RUNNING
         "params",  # SubmitServiceJob request as given (clientToken dropped); never edited
@@ -96,18 +99,20 @@ class ServiceJob:
         "units",  # {capacity unit: instances}, from ResourceConfig (spec §4.2)
     )
 
-    def __init__(self, seq: int, job_id: str, arn: str, name: str, queue_arn: str, now_ms: int) -> None:
+    def __init__(self, seq: int, job_id: str, arn: str, queue_arn: str, quota_share: str | None,
+                 params: dict[str, Any], now_ms: int) -> None:
+        """A job as SubmitServiceJob received it (`params` without clientToken)."""
         self.seq = seq
         self.id = job_id
         self.arn = arn
-        self.name = name
+        self.name = params["jobName"]
         self.queue_arn = queue_arn
-        self.params: dict[str, Any] = {}
-        self.payload: dict[str, Any] | None = None
-        self.units: dict[str, int] = {}
-        self.quota_share: str | None = None
-        self.priority: int | None = None
-        self.tags: dict[str, str] | None = None
+        self.quota_share = quota_share
+        self.params = params
+        self.payload, self.units = payload_facts(params["serviceRequestPayload"])
+        self.priority: int | None = params.get("schedulingPriority")
+        self.tags: dict[str, str] | None = params.get("tags")
+        self.key = self.dispatch_key()
         self.status: str | None = None
         self.status_reason: str | None = None
         self.created_at = now_ms
@@ -115,10 +120,13 @@ class ServiceJob:
         self.started_at: int | None = None
         self.stopped_at: int | None = None
         self.runnable_since = now_ms
-        self.attempts: list[ServiceAttempt] = []
+        # Empty tuples until the first attempt or preemption (lists then,
+        # replaced on change): a waiting job has neither, and a submit should
+        # allocate little.
+        self.attempts: Sequence[ServiceAttempt] = ()
         self.tries = 0
         self.preempted_count = 0
-        self.recent_preempted: list[ServiceAttempt] = []
+        self.recent_preempted: Sequence[ServiceAttempt] = ()
         self.is_terminated = False
         self.held: tuple[str, dict[str, int]] | None = None
         self.event: list | None = None
@@ -126,7 +134,7 @@ class ServiceJob:
         self.outcome: tuple[int, str | None] | None = None
         self.blocked_reason: str | None = None
         self.blocked_since: int | None = None
-        self.front: tuple[int, int] | None = None
+        self.front: bool | None = None
         self.head_since: int | None = None
 
     @property
@@ -137,11 +145,11 @@ class ServiceJob:
     def instances(self) -> int:
         return sum(self.units.values())
 
-    @property
-    def key(self) -> int:
-        """Dispatch key: within a quota share priority then creation; elsewhere creation (spec §3.2, §3.5)."""
+    def dispatch_key(self) -> int:
+        """Within a quota share priority then creation; elsewhere creation (spec §3.2, §3.5).
+        Kept in `key` (the hot paths read it): set here and by reprioritise."""
         if self.quota_share is not None:
-            return share_key(self.effective_priority, self.seq)
+            return share_key(self.priority or 0, self.seq)
         return self.seq
 
     @property
@@ -184,6 +192,15 @@ def parse_payload(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+@lru_cache(maxsize=1024)
+def payload_facts(text: str) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    """The parsed payload and the capacity it asks for, read once per distinct
+    payload (jobs are mostly sent the same few). Every job sent `text` shares
+    them, so neither is ever edited; rules get a copy (ServiceJobRun)."""
+    payload = parse_payload(text)
+    return payload, capacity_of(payload)
+
+
 class Runnable:
     """RUNNABLE jobs of one queue or quota share, smallest dispatch key first."""
 
@@ -221,7 +238,22 @@ class Runnable:
 
 
 class QueueServiceJobs:
-    __slots__ = ("blocked", "by_status", "front_jobs", "heads", "in_use", "listed", "runnable", "share_usage", "usage")
+    __slots__ = (
+        "blocked",
+        "by_status",
+        "front_entries",
+        "front_jobs",
+        "front_next",
+        "front_ranks",
+        "front_since",
+        "front_split",
+        "heads",
+        "in_use",
+        "listed",
+        "runnable",
+        "share_usage",
+        "usage",
+    )
 
     def __init__(self) -> None:
         self.listed: list[int] = []  # creation order
@@ -231,7 +263,18 @@ class QueueServiceJobs:
         self.usage: dict[str, int] = {}  # unit -> instances held by the queue's jobs
         self.share_usage: dict[str, dict[str, int]] = {}  # quota share ARN -> unit -> instances
         self.blocked: dict[str | None, ServiceJob] = {}  # quota share ARN (None: the queue) -> blocked head
-        self.front_jobs: list[ServiceJob] = []  # frontOfQueue as last computed
+        self.front_jobs: list[ServiceJob] = []  # frontOfQueue as last recorded
+        self.front_since: list[int] = []  # since when each of them holds its index (earliestTimeAtPosition)
+        # Quota queues: quota share ARN -> the entry of its first RUNNABLE job
+        # that is not in front_jobs (absent when all of them are). A job
+        # arriving behind it cannot change frontOfQueue (quota_share.front_arrival).
+        self.front_next: dict[str, tuple] = {}
+        # Quota queues: front_jobs as the merge compares them (quota_share.Entry),
+        # where their merged part starts (after the Phase A part), and each
+        # quota share's place in creation order.
+        self.front_entries: list[tuple] = []
+        self.front_split = 0
+        self.front_ranks: dict[str, int] = {}
         self.heads: dict[str, ServiceJob] = {}  # quota share ARN -> its first RUNNABLE job as last computed
 
 
@@ -243,14 +286,21 @@ class ServiceJobStore:
         self.by_arn = _ByArn(self)
         self.queues: dict[str, QueueServiceJobs] = {}
         self.shares: dict[str, Runnable] = {}  # quota share ARN -> RUNNABLE jobs
-        self.tokens: dict[str, tuple[int, str, ServiceJob]] = {}  # clientToken -> (created_at, fingerprint, job)
+        self.tokens: dict[str, tuple[int, ServiceJob]] = {}  # clientToken -> (created_at, job)
         self.se_used: dict[str, dict[str, int]] = {}  # service environment ARN -> unit -> instances
         self.timeline: list[tuple] = []
         # Container queues GetJobQueueSnapshot follows: queue ARN -> job id -> (index, since).
         self.container_fronts: dict[str, dict[str, tuple[int, int]]] = {}
         self.dispatch_event: list | None = None
+        self.dirty: set[str] | None = None  # queues the pending pass is for (None: every one)
         self.own_event = False
         self.config_seen: tuple = ()
+        # Transitions so far (never undone: only compared across one pass).
+        self.moves = 0
+        # True when the last pass moved no job: every scheduler then stands at
+        # a fixed point, and a job arriving behind a head leaves it there
+        # (service_lifecycle.arrived).
+        self.settled = False
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -278,10 +328,17 @@ class ServiceJobStore:
         return self.queue(job.queue_arn).runnable
 
     def add(self, job: ServiceJob) -> None:
-        j = self._journal
-        j.put(self.by_id, job.id, job)
-        j.put(self.by_seq, job.seq, job)
-        j.append(self.queue(job.queue_arn).listed, job.seq)
+        queue = self.queue(job.queue_arn)
+        self.by_id[job.id] = job
+        self.by_seq[job.seq] = job
+        queue.listed.append(job.seq)
+        self._journal.record(_unadd, self, queue, job)  # one undo entry for the three
+
+
+def _unadd(store: ServiceJobStore, queue: QueueServiceJobs, job: ServiceJob) -> None:
+    del store.by_id[job.id]
+    del store.by_seq[job.seq]
+    queue.listed.pop()  # later appends were undone first
 
 
 class _ByArn:

@@ -8,18 +8,23 @@ retries (`retryStrategy.evaluateOnExit[].onStatusReason`), preemption
 Dispatch passes are events requested only when something a scheduler reads
 changed (a job became or stopped being RUNNABLE, capacity was given back, a
 priority, a quota share, a service environment or a queue changed); at most
-one is pending at a time. Capacity is held from SCHEDULED (spec §3.5).
+one is pending at a time. A submitted job that becomes RUNNABLE behind the
+head of its quota share or queue changes nothing a scheduler reads: it asks
+for no pass (see `arrived`), and a new head asks for a pass of its queue
+only. Capacity is held from SCHEDULED (spec §3.5).
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from localbatch.api._common import clone
 from localbatch.engine import sagemaker
 from localbatch.engine.executors import match_rule, retry_pattern
-from localbatch.engine.schedulers import unchanged
+from localbatch.engine.schedulers import quota_share, service_fifo, unchanged
 from localbatch.engine.service_jobs import (
     FAILED,
     IN_USE,
@@ -66,6 +71,7 @@ def transition(backend: Any, job: ServiceJob, to: str, reason: str | None = None
     store = backend.service_jobs
     old = (frm, job.status_reason, job.scheduled_at, job.started_at, job.stopped_at, job.runnable_since,
            job.blocked_reason, job.blocked_since, job.head_since, job.front)
+    store.moves += 1
     job.status = to
     job.status_reason = reason
     job.blocked_reason = job.blocked_since = None
@@ -75,38 +81,29 @@ def transition(backend: Any, job: ServiceJob, to: str, reason: str | None = None
         job.started_at = now
     elif to in TERMINAL:
         job.stopped_at = now
+    # The indexes (the one place besides _undo that edits them; every move is hot).
+    queue = store.queues[job.queue_arn]  # ServiceJobStore.add made it
+    by_status = queue.by_status
+    if frm is not None:
+        by_status[frm].discard(job.seq)
+    by_status[to].add(job.seq)
     if to == RUNNABLE:
         job.runnable_since = now
-    if frm == RUNNABLE:
+        (queue.runnable if job.quota_share is None else store.share(job.quota_share)).add(job)
+    elif frm == RUNNABLE:
         job.head_since = job.front = None
-    _move(store, job, frm, to)
-    recorded = backend.config.record_timeline
-    if recorded:
-        share = job.quota_share.rpartition("/")[2] if job.quota_share else None
-        usage = _share_usage(store, job) if share else None
-        store.timeline.append((now, job.id, job.name, frm, to, reason, share, usage))
-    backend.journal.record(_undo, store, job, old, to, recorded)
-
-
-def _share_usage(store: Any, job: ServiceJob) -> dict[str, int]:
-    queue = store.queues.get(job.queue_arn)
-    usage = queue.share_usage.get(job.quota_share) if queue is not None else None
-    return {unit: n for unit, n in (usage or {}).items() if n}
-
-
-def _move(store: Any, job: ServiceJob, frm: str | None, to: str) -> None:
-    queue = store.queue(job.queue_arn)
-    if frm is not None:
-        queue.by_status[frm].discard(job.seq)
-    queue.by_status[to].add(job.seq)
-    if frm == RUNNABLE:
-        store.runnable_of(job).discard(job)
-    if to == RUNNABLE:
-        store.runnable_of(job).add(job)
+        (queue.runnable if job.quota_share is None else store.share(job.quota_share)).discard(job)
     if to in IN_USE:
         queue.in_use[job.id] = job
     elif frm in IN_USE:
         queue.in_use.pop(job.id, None)
+    recorded = backend.config.record_timeline
+    if recorded:
+        # The share's usage dict as it is now: usage dicts are replaced, never
+        # edited (hold/release), so keeping the reference keeps the value.
+        usage = queue.share_usage.get(job.quota_share) if job.quota_share else None
+        store.timeline.append((now, job.id, job.name, frm, to, reason, job.quota_share, usage))
+    backend.journal.record(_undo, store, job, old, to, recorded)
 
 
 def _undo(store: Any, job: ServiceJob, old: tuple, to: str, recorded: bool) -> None:
@@ -137,6 +134,7 @@ def reprioritise(backend: Any, job: ServiceJob, priority: int) -> None:
     if waiting:
         store.runnable_of(job).discard(job, old_key)
     backend.journal.set(job, "priority", priority)
+    backend.journal.set(job, "key", job.dispatch_key())
     if waiting:
         store.runnable_of(job).add(job)
         backend.journal.record(_rekey, store, job, old_key)
@@ -155,7 +153,7 @@ def _rekey(store: Any, job: ServiceJob, old_key: int) -> None:
 
 
 def service_event(backend: Any, delay_ms: int, action: Callable[..., Any], *args: Any) -> list:
-    return backend.schedule_in(delay_ms, _marked, backend, action, args)
+    return backend.events.schedule(backend.now_ms + delay_ms, _marked, backend, action, args)
 
 
 def _marked(backend: Any, action: Callable[..., Any], args: tuple) -> None:
@@ -166,10 +164,17 @@ def _marked(backend: Any, action: Callable[..., Any], args: tuple) -> None:
     action(*args)
 
 
-def request_dispatch(backend: Any) -> None:
+def request_dispatch(backend: Any, queue_arn: str | None = None) -> None:
+    """Have a pass run at the current engine time, over every service queue or
+    (`queue_arn`) over that one only: only arrived() asks for one queue, when
+    every other stands at a fixed point."""
     store = backend.service_jobs
+    journal = backend.journal
     if store.dispatch_event is None:
-        backend.journal.set(store, "dispatch_event", service_event(backend, 0, dispatch_pass, backend))
+        journal.set(store, "dispatch_event", service_event(backend, 0, dispatch_pass, backend))
+        journal.set(store, "dirty", None if queue_arn is None else {queue_arn})
+    elif store.dirty is not None and queue_arn not in store.dirty:
+        journal.set(store, "dirty", None if queue_arn is None else {*store.dirty, queue_arn})
 
 
 def after_event(backend: Any) -> None:
@@ -197,24 +202,44 @@ def _configuration(backend: Any) -> tuple:
     )
 
 
+def _same_configuration(backend: Any, seen: tuple) -> bool:
+    """_configuration(backend) == seen, as every arrival between passes asks
+    it: C-level maps over the tables' ARN indexes, in the order resources were
+    added, which is creation order unless a rollback put one back (then the
+    answer is a safe "changed")."""
+    return seen == (
+        *map(_DATA, backend.job_queues.by_arn.values()),
+        *map(_DATA, backend.service_environments.by_arn.values()),
+        *map(_DATA, backend.quota_shares.by_arn.values()),
+    )
+
+
+_DATA = operator.attrgetter("data")
+
+
 def service_queues_in_order(backend: Any) -> list[Any]:
     queues = [q for q in backend.job_queues if q.data.get("jobQueueType") == "SAGEMAKER_TRAINING"]
     return sorted(queues, key=lambda q: (-q.data.get("priority", 0), q.seq))
 
 
 def dispatch_pass(backend: Any) -> None:
-    from localbatch.engine.schedulers import quota_share, service_fifo
-
     store = backend.service_jobs
-    backend.journal.set(store, "dispatch_event", None)
+    journal = backend.journal
+    dirty = store.dirty
+    journal.set(store, "dispatch_event", None)
+    journal.set(store, "dirty", None)
+    moves = store.moves
     for queue in service_queues_in_order(backend):
         jobs = store.queues.get(queue.arn)
         if jobs is None or queue.data.get("status") in ("DELETING", "DELETED"):
             continue
+        if dirty is not None and queue.arn not in dirty:
+            continue  # settled, and nothing it reads changed
         scheduler = quota_share if quota_share.is_quota_queue(backend, queue) else service_fifo
-        scheduler.dispatch(backend, queue, jobs)
-        scheduler.refresh_front(backend, queue, jobs)
-    backend.journal.set(store, "config_seen", _configuration(backend))
+        seen = scheduler.dispatch(backend, queue, jobs)
+        scheduler.refresh_front(backend, queue, jobs, seen)
+    journal.set(store, "config_seen", _configuration(backend))
+    journal.set(store, "settled", store.moves == moves)
 
 
 # == capacity ==========================================================================
@@ -270,7 +295,39 @@ def _evaluate(backend: Any, job: ServiceJob) -> None:
     backend.journal.set(job, "event", None)
     if job.status == SUBMITTED:
         transition(backend, job, RUNNABLE)
+        arrived(backend, job)
+
+
+def arrived(backend: Any, job: ServiceJob) -> None:
+    """A submitted job just became RUNNABLE: request a pass unless it would
+    provably change nothing.
+
+    It would not when the last pass moved no job (every scheduler stood at a
+    fixed point), nothing a scheduler reads changed since (no pass pending,
+    the same configuration), and the job waits behind the head of its quota
+    share or queue: schedulers only look at heads and at the jobs holding
+    capacity. Then only frontOfQueue can change, and the queue's scheduler
+    module updates it without a pass (usually by seeing the job is behind
+    the front). This keeps a submit's cost flat however many jobs wait.
+    """
+    store = backend.service_jobs
+    # Configuration compared by value: the same objects, or equal ones (which
+    # a pass reads the same way).
+    if store.dispatch_event is not None or not store.settled or not _same_configuration(backend, store.config_seen):
         request_dispatch(backend)
+        return
+    jobs = store.queues[job.queue_arn]
+    runnable = jobs.runnable if job.quota_share is None else store.shares[job.quota_share]
+    if runnable.keys.min() == job.key:  # the new head of its share or queue
+        request_dispatch(backend, job.queue_arn)  # the others stay at their fixed point
+        return
+    queue = backend.job_queues.by_arn.get(job.queue_arn)
+    if queue is None or queue.data.get("status") in ("DELETING", "DELETED"):
+        return  # a pass would not look at it either
+    # A queue never changes kind (a policy is only replaced by one of its kind,
+    # spec §1.9), so the job says which scheduler the pass would use.
+    scheduler = service_fifo if job.quota_share is None else quota_share
+    scheduler.front_arrival(backend, queue, jobs, job)
 
 
 # == dispatch: SCHEDULED, STARTING, RUNNING ==============================================
@@ -287,7 +344,7 @@ def dispatch_job(backend: Any, job: ServiceJob, se_arn: str, se_units: dict[str,
     name = sagemaker.training_job_name(job.payload, job.name, backend.ids.hex(sagemaker.HEX_LENGTH))
     arn = sagemaker.training_job_arn(backend.region, backend.account_id, name)
     hold(backend, job, se_arn, se_units)
-    backend.journal.append(job.attempts, ServiceAttempt(arn))
+    backend.journal.set(job, "attempts", [*job.attempts, ServiceAttempt(arn)])  # copy-on-write: a few at most
     transition(backend, job, SCHEDULED)
     delay = round(backend.config.service_scheduled_seconds * 1000)
     backend.journal.set(job, "event", service_event(backend, delay, _now_starting, backend, job))
@@ -331,7 +388,7 @@ def _job_run(job: ServiceJob) -> ServiceJobRun:
         attempt=len(job.attempts),
         training_job_name=arn.rpartition("/")[2],
         training_job_arn=arn,
-        payload=dict(job.payload or {}),
+        payload=clone(job.payload or {}),  # jobs sent the same payload share job.payload
         quota_share_name=job.params.get("quotaShareName"),
         share_identifier=job.params.get("shareIdentifier"),
         scheduling_priority=job.priority,
@@ -514,11 +571,11 @@ def complete(backend: Any, job: ServiceJob, exit_code: int, reason: str | None) 
 
 def timeline_rows(backend: Any) -> list[dict[str, Any]]:
     rows = []
-    for at, job_id, name, frm, to, reason, share, usage in backend.service_jobs.timeline:
+    for at, job_id, name, frm, to, reason, share_arn, usage in backend.service_jobs.timeline:
         row = {"job_id": job_id, "job_name": name, "from": frm, "to": to, "time_ms": at, "reason": reason}
-        if share is not None:
-            row["quota_share"] = share
-            row["share_usage"] = usage
+        if share_arn is not None:
+            row["quota_share"] = share_arn.rpartition("/")[2]
+            row["share_usage"] = {unit: n for unit, n in (usage or {}).items() if n}
         rows.append(row)
     return rows
 
@@ -531,8 +588,6 @@ __all__ = ["NUM_INSTANCES", "TRANSITIONS", "transition"]
 
 def explain_service_job(backend: Any, job: ServiceJob) -> str:
     """Why a service job is where it is: its share, the capacity it needs, what it waits for."""
-    from localbatch.engine.schedulers import quota_share, service_fifo
-
     need = ", ".join(f"{n} x {unit}" for unit, n in job.units.items()) or "no instances (no ResourceConfig)"
     where = f"quota share {job.quota_share.rpartition('/')[2]} of " if job.quota_share else ""
     head = f"Service job {job.id} ({job.name}) in {where}job queue {job.queue_arn.rpartition('/')[2]}"

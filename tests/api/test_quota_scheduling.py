@@ -7,10 +7,13 @@ The timelines are golden: (seconds after T0, job, new status, reason), as
 from __future__ import annotations
 
 import pytest
+import time_machine
 
+import localbatch
 from tests.api.test_service_jobs_support import (
     CPU,
     GPU,
+    T0,
     client,
     describe,
     frozen_lb,
@@ -340,6 +343,55 @@ def test_time_limit_action_terminates_a_blocked_head(batch, lb):
         "Terminated by JobStateTimeLimit action due to reason: MISCONFIGURATION:QUOTA_MANAGEMENT_LIMIT_EXCEEDED"
     )
     assert describe(batch, small)["status"] == "RUNNING"  # the next job advanced to the head
+
+
+def test_jobs_arriving_behind_a_blocked_head_leave_its_time_limit_alone(batch, lb):
+    quota_queue(batch, lb, jobStateTimeLimitActions=[{
+        "reason": "MISCONFIGURATION:QUOTA_MANAGEMENT_LIMIT_EXCEEDED", "state": "RUNNABLE", "maxTimeSeconds": 600,
+        "action": "TERMINATE"}])
+    share(batch, lb, "A", "RESERVE", limit=1)
+    lb.on_job(duration=None)
+    big = submit(batch, "big", quotaShareName="A", count=2, schedulingPriority=9)
+    lb.advance(300)
+    late = [submit(batch, f"late{i}", quotaShareName="A", schedulingPriority=i) for i in range(3)]
+    lb.advance(299)
+    assert statuses(batch, {"big": big, "late2": late[2]}) == {"big": "RUNNABLE", "late2": "RUNNABLE"}
+    lb.advance(1)
+    assert transitions(lb, kinds={"SCHEDULED", "FAILED"}) == [
+        (600.0, "big", "FAILED",
+         "Terminated by JobStateTimeLimit action due to reason: MISCONFIGURATION:QUOTA_MANAGEMENT_LIMIT_EXCEEDED"),
+        (600.0, "late2", "SCHEDULED", None),  # the highest priority of those behind it
+    ]
+
+
+def test_a_limit_raised_while_the_share_is_updating_applies_at_the_next_arrival():
+    """An update takes effect in the share's data at once (status UPDATING);
+    the next pass reads it, and a job arriving behind the head brings one."""
+    with time_machine.travel(T0, tick=False), localbatch.patch(resource_latency=10) as lb:
+        batch = client()
+        batch.create_service_environment(serviceEnvironmentName="gpus", serviceEnvironmentType="SAGEMAKER_TRAINING",
+                                         capacityLimits=[{"maxCapacity": 2, "capacityUnit": GPU}])
+        lb.advance(10)
+        policy = batch.create_scheduling_policy(name="quota", quotaSharePolicy={
+            "idleResourceAssignmentStrategy": "FIFO"})
+        batch.create_job_queue(jobQueueName="training", priority=1, jobQueueType="SAGEMAKER_TRAINING",
+                               schedulingPolicyArn=policy["arn"],
+                               serviceEnvironmentOrder=[{"order": 1, "serviceEnvironment": "gpus"}])
+        lb.advance(10)
+        arn = batch.create_quota_share(quotaShareName="A", jobQueue="training", capacityLimits=[
+            {"maxCapacity": 1, "capacityUnit": GPU}], resourceSharingConfiguration={"strategy": "RESERVE"},
+            preemptionConfiguration={"inSharePreemption": "DISABLED"})["quotaShareArn"]
+        lb.advance(10)
+        lb.on_job(duration=None)
+        submit(batch, "first", quotaShareName="A")
+        second = submit(batch, "second", quotaShareName="A")
+        lb.advance(1)
+        batch.update_quota_share(quotaShareArn=arn, capacityLimits=[{"maxCapacity": 2, "capacityUnit": GPU}])
+        lb.advance(2)
+        assert describe(batch, second)["status"] == "RUNNABLE"  # no pass yet: nothing asked for one
+        submit(batch, "third", quotaShareName="A")
+        lb.advance(0)
+        assert describe(batch, second)["status"] == "RUNNING"  # UPDATING ends 7 s later
 
 
 def test_disabled_share_runs_its_jobs_but_takes_no_new_ones(batch, lb):

@@ -120,6 +120,8 @@ def test_runnable_job_has_no_attempts_nor_started_at(batch, lb):
         ({"tags": {f"{i:02d}" + "k" * 126: "v" * 256 for i in range(50)}, "serviceRequestPayload": "x" * 10000,
           "retryStrategy": {"attempts": 1, "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "r" * 512}] * 5}},
          "Job size must be less than 30 KiB, got 32 KiB"),
+        # Under 10 KiB as given, 53 KiB as JSON: each control character takes 6 bytes (\u0001).
+        ({"serviceRequestPayload": "\x01" * 9000}, "Job size must be less than 30 KiB, got 53 KiB"),
     ],
 )
 def test_submit_validation(batch, fifo, overrides, fragment):
@@ -178,6 +180,15 @@ def test_client_token_idempotency(batch, lb, fifo):
     # Without a clientToken botocore fills a fresh one: two calls, two jobs.
     params.pop("clientToken")
     assert batch.submit_service_job(**params)["jobId"] != batch.submit_service_job(**params)["jobId"]
+
+
+def test_client_token_matches_the_request_whatever_the_order_of_its_fields(batch, fifo):
+    params = {"jobName": "train", "jobQueue": fifo, "serviceJobType": "SAGEMAKER_TRAINING",
+              "serviceRequestPayload": payload(), "tags": {"a": "1", "b": "2"}, "clientToken": "tok-2"}
+    first = batch.submit_service_job(**params)
+    reordered = dict(reversed(list(params.items())))
+    reordered["tags"] = {"b": "2", "a": "1"}
+    assert batch.submit_service_job(**reordered)["jobId"] == first["jobId"]
 
 
 # -- payload checked by SageMaker at dispatch -------------------------------------------
@@ -261,6 +272,24 @@ def test_run_rule_sees_the_training_job(batch, lb, fifo):
     (run,) = seen
     assert run.job_id == job_id and run.payload["TrainingJobName"] == "train"
     assert run.training_job_arn == describe(batch, job_id)["latestAttempt"]["serviceResourceId"]["value"]
+
+
+def test_each_run_gets_its_own_copy_of_the_payload(batch, lb, fifo):
+    """Jobs sent the same payload share its parsed form inside localbatch: a
+    rule that edits what it is handed changes no other job."""
+    seen = []
+
+    def run(job):
+        seen.append(job.payload["ResourceConfig"]["InstanceCount"])
+        job.payload["ResourceConfig"]["InstanceCount"] = 99
+        return 0
+
+    lb.on_job(run=run)
+    text = payload("train")
+    ids = [submit(batch, f"train{i}", fifo, serviceRequestPayload=text) for i in range(2)]
+    lb.advance(0)
+    assert seen == [1, 1]
+    assert [describe(batch, job_id)["capacityUsage"] for job_id in ids] == [[{"capacityUnit": GPU, "quantity": 1.0}]] * 2
 
 
 def test_timeout_config_ends_the_attempt_without_retry(batch, lb, fifo):

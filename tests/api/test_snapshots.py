@@ -127,3 +127,60 @@ def test_container_fifo_queue(batch, lb):
     lb.complete(ids[0])
     lb.advance(2)
     assert front(batch.get_job_queue_snapshot(jobQueue="q")) == [(ids[3], T0_MS + 3000)]
+
+
+def test_jobs_submitted_behind_a_full_front_leave_it_as_it_was(batch, lb):
+    """A FIFO front holds the 100 oldest RUNNABLE jobs: later ones change
+    nothing in it; a job leaving its head moves every index."""
+    fifo_queue(batch, lb, max_instances=1)
+    lb.on_job(duration=None)
+    ids = [submit(batch, f"j{i}", "fifo") for i in range(103)]  # j0 runs, 102 wait
+    lb.advance(1)
+    before = front(batch.get_job_queue_snapshot(jobQueue="fifo"))
+    assert before == [(job_id, T0_MS) for job_id in ids[1:101]]
+    lb.advance(5)
+    ids += [submit(batch, f"late{i}", "fifo") for i in range(3)]
+    lb.advance(1)
+    assert front(batch.get_job_queue_snapshot(jobQueue="fifo")) == before
+    lb.complete(ids[0])  # j1 starts at T0+7s: every job moves up one
+    lb.advance(1)
+    assert front(batch.get_job_queue_snapshot(jobQueue="fifo")) == [(job_id, T0_MS + 7000) for job_id in ids[2:102]]
+
+
+def test_a_job_entering_the_front_moves_only_the_jobs_at_and_behind_its_place(batch, lb):
+    """Spec §5: earliestTimeAtPosition changes only with a job's index. Shares
+    A and B are full, so their waiting jobs merge by when they became RUNNABLE
+    (Phase B's FIFO order of each share's head): head, a1, b1, a2, b2, ... A
+    job of A that sorts right behind A's head but is the newest of all holds
+    A back: every B job comes first, then A's."""
+    quota_queue(batch, lb, {GPU: 2})
+    share(batch, lb, "A", "RESERVE")
+    share(batch, lb, "B", "RESERVE")
+    lb.on_job(duration=None)
+    submit(batch, "a-run", quotaShareName="A")
+    submit(batch, "b-run", quotaShareName="B")
+    lb.advance(1)
+    head = submit(batch, "head", quotaShareName="A", schedulingPriority=9)
+    a_jobs, b_jobs = [], []
+    for i in range(60):
+        lb.advance(0.001)
+        a_jobs.append(submit(batch, f"a{i}", quotaShareName="A"))
+        lb.advance(0.001)
+        b_jobs.append(submit(batch, f"b{i}", quotaShareName="B"))
+    lb.advance(1)
+    order = [job_id for pair in zip(a_jobs, b_jobs) for job_id in pair]
+    first = front(batch.get_job_queue_snapshot(jobQueue="training"))
+    assert [job_id for job_id, _ in first] == [head, *order[:99]]
+    head_since = first[0][1]
+    lb.advance(10)
+    entered_ms = lb.now_ms
+    newcomer = submit(batch, "newcomer", quotaShareName="A", schedulingPriority=5)  # right behind A's head
+    lb.advance(1)
+    after = front(batch.get_job_queue_snapshot(jobQueue="training"))
+    assert [job_id for job_id, _ in after] == [head, *b_jobs, newcomer, *a_jobs[:38]]
+    assert after[0] == (head, head_since)  # its index did not change
+    assert {since for _, since in after[1:]} == {entered_ms}
+    lb.advance(10)
+    submit(batch, "last", quotaShareName="B")  # behind every job of B: nothing moves
+    lb.advance(1)
+    assert front(batch.get_job_queue_snapshot(jobQueue="training")) == after

@@ -28,18 +28,27 @@ instances, then jobId. A head that can never fit gets its
 `MISCONFIGURATION:...` reason and blocks its share (spec §2.9).
 
 A pass costs O(shares + jobs holding capacity), never O(jobs waiting).
+
+frontOfQueue (spec §5) is recorded after each pass (`refresh_front`) and kept
+current between passes as jobs arrive behind their share's head
+(`front_arrival`): one comparison when the job lands behind the front, a
+merge from where it enters when it lands inside it.
 """
 
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Iterator
-from typing import Any
+from itertools import chain, compress, repeat
+from operator import attrgetter, itemgetter
+from typing import Any, NamedTuple
 
 from localbatch.engine.schedulers.service_fifo import (
     FRONT_SIZE,
     SE_MAX_RESOURCE,
     limits_of,
+    record_arrival,
     service_environment,
     set_blocked,
     update_positions,
@@ -58,9 +67,10 @@ BORROWABLE_EXCEEDED = _LIMIT + "Job requires borrowing that exceeds all configur
 
 
 def is_quota_queue(backend: Any, queue: Any) -> bool:
-    from localbatch.api.job_queues import is_quota_management
-
-    return is_quota_management(backend, queue)
+    """api.job_queues.is_quota_management without its import (a submit asks this twice)."""
+    arn = queue.data.get("schedulingPolicyArn")
+    policy = backend.scheduling_policies.get(arn) if arn else None
+    return policy is not None and "quotaSharePolicy" in policy.data
 
 
 def cross_share_reason(share_name: str) -> str:
@@ -400,7 +410,8 @@ class _State:
 
 
 
-def dispatch(backend: Any, queue: Any, jobs: Any) -> None:
+def dispatch(backend: Any, queue: Any, jobs: Any) -> _State:
+    """One pass over the queue's shares; returns the state for refresh_front to reuse."""
     from localbatch.engine.service_lifecycle import request_dispatch
 
     se = service_environment(backend, queue)
@@ -418,6 +429,7 @@ def dispatch(backend: Any, queue: Any, jobs: Any) -> None:
         set_blocked(backend, queue, jobs, share.arn, head, reason)
     if state.preempted:
         request_dispatch(backend)  # victims may borrow elsewhere; heads behind them may move
+    return state
 
 
 # -- GetJobQueueSnapshot (spec §5 [proposed]) ----------------------------------------------------
@@ -427,40 +439,72 @@ def front_order(backend: Any, queue: Any, jobs: Any) -> list[ServiceJob]:
     """First 100 RUNNABLE jobs in the order the scheduler tries them: the jobs
     Phase A would start (shares in creation order), then every other share's
     jobs merged by Phase B's FIFO key of each share's head."""
-    state = _State(backend, queue, jobs, service_environment(backend, queue))
-    out: list[ServiceJob] = []
-    streams: list[tuple[tuple, int, ServiceJob, Iterator[ServiceJob]]] = []
+    return list(map(_JOB, _front(_State(backend, queue, jobs, service_environment(backend, queue))).entries))
+
+
+# Phase B's FIFO order: when the job became RUNNABLE, then creation, then jobId.
+_fifo_key = attrgetter("runnable_since", "created_at", "id")
+_RANK = itemgetter(1)
+_JOB = itemgetter(2)
+
+
+# A job of frontOfQueue as the merge compares it, as a tuple: (its FIFO key,
+# its share's rank, the job). FIFO keys differ from job to job, so the job
+# itself is never compared.
+Entry = tuple[tuple, int, ServiceJob]
+
+
+class _Front(NamedTuple):
+    entries: list[Entry]  # frontOfQueue: the Phase A part, then the merged part
+    following: dict[str, Entry]  # quota share ARN -> its first job left out of the front
+    split: int  # where the merged part starts
+    ranks: dict[str, int]  # quota share ARN -> place in creation order (the merge's tie-break)
+
+
+def _front(state: _State) -> _Front:
+    """frontOfQueue, computed from scratch.
+
+    Reading a share's jobs stops at its first job left out: nothing behind
+    it can change the answer (front_arrival relies on this).
+    """
+    out: list[Entry] = []
+    streams: list[tuple[tuple, int, ServiceJob, Iterator[Entry]]] = []
+    ranks: dict[str, int] = {}
     for rank, share in enumerate(state.shares):
-        stream = _jobs_of(share)
-        owned = dict(share.owned)
-        job = next(stream, None)
-        if job is not None and state.never_fits(share, job) is None:
-            while job is not None and len(out) < FRONT_SIZE and all(
-                owned.get(u, 0) + n <= share.max.get(u, 0) for u, n in job.units.items()
+        ranks[share.arn] = rank
+        stream = _entries_of(share.runnable, rank)
+        entry = next(stream, None)
+        # fits_own first: it is the loop's own first test, and far cheaper than never_fits.
+        if entry is not None and share.fits_own(entry[2]) and state.never_fits(share, entry[2]) is None:
+            owned = dict(share.owned)
+            while entry is not None and len(out) < FRONT_SIZE and all(
+                owned.get(u, 0) + n <= share.max.get(u, 0) for u, n in entry[2].units.items()
             ):
-                out.append(job)
-                for u, n in job.units.items():
+                out.append(entry)
+                for u, n in entry[2].units.items():
                     owned[u] = owned.get(u, 0) + n
-                job = next(stream, None)
-        if job is not None:
-            streams.append((_fifo_key(job), rank, job, stream))
+                entry = next(stream, None)
+        if entry is not None:
+            streams.append((*entry, stream))
+    split = len(out)
     heapq.heapify(streams)
     while streams and len(out) < FRONT_SIZE:
-        _, rank, job, stream = heapq.heappop(streams)
-        out.append(job)
+        fifo, rank, job, stream = streams[0]
+        out.append((fifo, rank, job))
         following = next(stream, None)
-        if following is not None:
-            heapq.heappush(streams, (_fifo_key(following), rank, following, stream))
-    return out
+        if following is None:
+            heapq.heappop(streams)
+        else:
+            heapq.heapreplace(streams, (*following, stream))
+    return _Front(out, {job.quota_share: (fifo, rank, job) for fifo, rank, job, _ in streams}, split, ranks)
 
 
-def _fifo_key(job: ServiceJob) -> tuple:
-    return (job.runnable_since, job.created_at, job.id)
-
-
-def _jobs_of(share: _Share) -> Iterator[ServiceJob]:
-    jobs = share.runnable.jobs
-    return (jobs[key] for key in share.runnable.keys.ascending())
+def _entries_of(runnable: Runnable, rank: int, after: ServiceJob | None = None) -> Iterator[Entry]:
+    """A share's RUNNABLE jobs in dispatch order as entries (only those behind `after`, if given)."""
+    jobs = runnable.jobs
+    for key in runnable.keys.ascending(None if after is None else after.key):
+        job = jobs[key]
+        yield (_fifo_key(job), rank, job)
 
 
 def share_heads(backend: Any, queue: Any) -> list[tuple[str, ServiceJob]]:
@@ -476,8 +520,15 @@ def share_heads(backend: Any, queue: Any) -> list[tuple[str, ServiceJob]]:
     return out
 
 
-def refresh_front(backend: Any, queue: Any, jobs: Any) -> None:
-    update_positions(backend, jobs, front_order(backend, queue, jobs))
+def refresh_front(backend: Any, queue: Any, jobs: Any, state: _State | None = None) -> None:
+    """Record frontOfQueue and the share heads after a pass (`state`: the pass's, reused)."""
+    if state is None:
+        state = _State(backend, queue, jobs, service_environment(backend, queue))
+    else:
+        shares = backend.service_jobs.shares
+        for share in state.shares:  # a share may have got its index during the pass
+            share.runnable = shares.get(share.arn) or share.runnable
+    _record_front(backend, jobs, state)
     journal = backend.journal
     now = backend.now_ms
     heads = {}
@@ -489,6 +540,167 @@ def refresh_front(backend: Any, queue: Any, jobs: Any) -> None:
         if heads.get(arn) is not previous and previous.head_since is not None:
             journal.set(previous, "head_since", None)
     journal.set(jobs, "heads", heads)
+
+
+def _record_front(backend: Any, jobs: Any, state: _State) -> None:
+    front = _front(state)
+    update_positions(backend, jobs, list(map(_JOB, front.entries)))
+    journal = backend.journal
+    journal.set(jobs, "front_entries", front.entries)
+    journal.set(jobs, "front_next", front.following)
+    journal.set(jobs, "front_split", front.split)
+    journal.set(jobs, "front_ranks", front.ranks)
+
+
+def front_arrival(backend: Any, queue: Any, jobs: Any, job: ServiceJob) -> None:
+    """`job` joined its share's RUNNABLE jobs behind the head, between passes.
+
+    frontOfQueue as last recorded is current (no pass is pending), and what
+    it was computed from has not changed but for `job`. If the share's first
+    job left out of it sorts before `job`, everything the computation read
+    of that share comes before `job`: the front stays as it is, at the cost
+    of one comparison. Otherwise `job` is merged in from where it enters
+    (_merge_in); only if its share has jobs in the Phase A part is the front
+    computed again.
+    """
+    following = jobs.front_next.get(job.quota_share)
+    if following is not None and following[2].key < job.key:
+        return
+    if not _merge_in(backend, jobs, job):
+        _record_front(backend, jobs, _State(backend, queue, jobs, service_environment(backend, queue)))
+
+
+def _merge_in(backend: Any, jobs: Any, job: ServiceJob) -> bool:
+    """frontOfQueue with `job` added, from the front as recorded.
+
+    The merged part is a merge of per-share streams by the FIFO key of each
+    stream's head, so the jobs it takes from the other shares come in the
+    same order whatever this share holds: past the share's last job ahead of
+    `job` (at index `before`), the new front is a two-way merge of this
+    share's jobs from `job` on and the other shares' jobs as they came (then
+    as their merge goes on from their first jobs left out). Jobs before that
+    point keep their index, so their earliestTimeAtPosition stays. The
+    recorded entries carry what the merge compares, so it reads few jobs.
+    Returns False when the share has jobs in the Phase A part (the caller
+    computes the front again).
+    """
+    share_arn = job.quota_share
+    entries, split, ranks = jobs.front_entries, jobs.front_split, jobs.front_ranks
+    rank = ranks.get(share_arn)
+    if rank is None:
+        return False
+    entry_ranks = list(map(_RANK, entries))
+    if rank in entry_ranks[:split]:
+        return False  # Phase A may take `job` on the share's own quota
+    key = job.key
+    before = -1
+    index = split - 1
+    while True:  # the share's jobs in the front, in its order: the last one ahead of `job`
+        try:
+            index = entry_ranks.index(rank, index + 1)
+        except ValueError:
+            break
+        if entries[index][2].key > key:
+            break
+        before = index
+    if before < 0:
+        return False  # not behind a job of its share in the front (not expected: it is no head)
+    start = before + 1
+    tail = entries[start:]
+    ours = list(map(operator.eq, entry_ranks[start:], repeat(rank)))
+    mine: list[Entry] = [(_fifo_key(job), rank, job), *compress(tail, ours)]
+    theirs = list(compress(tail, map(operator.not_, ours)))
+    held = len(mine)  # mine[1:held] were in the front already
+    following = jobs.front_next
+    store = backend.service_jobs
+    rest = following.get(share_arn)
+    if rest is not None:
+        mine.append(rest)
+    mine_seq = chain(mine, () if rest is None else _entries_of(store.shares[share_arn], rank, rest[2]))
+
+    mine_entry: Entry | None = next(mine_seq)
+    taken_mine = 1
+    entered = []  # jobs new to the front
+    if theirs and max(theirs) < mine_entry:
+        # The usual case: the newest job of all comes after every job that was
+        # behind it, so those keep their order (one C-level pass finds out).
+        merged, taken = theirs, len(theirs)
+    else:
+        merged, taken = [], 0  # entries of `theirs` merged so far
+    room = FRONT_SIZE - start
+    more: _Continuation | None = None  # the other shares' merge past `theirs`, once reached
+    if taken < len(theirs):
+        their_entry: Entry | None = theirs[taken]
+    else:
+        more = _Continuation(store.shares, following, share_arn)
+        their_entry = more.head
+    while len(merged) < room:
+        if mine_entry is not None and (their_entry is None or mine_entry < their_entry):
+            merged.append(mine_entry)
+            if taken_mine == 1 or taken_mine > held:
+                entered.append(mine_entry[2])
+            mine_entry = next(mine_seq, None)
+            taken_mine += 1
+        elif their_entry is not None:
+            merged.append(their_entry)
+            if more is None:
+                taken += 1
+                if taken < len(theirs):
+                    their_entry = theirs[taken]
+                    continue
+                more = _Continuation(store.shares, following, share_arn)
+                their_entry = more.head
+            else:
+                entered.append(their_entry[2])
+                their_entry = more.advance()
+        else:
+            break
+
+    left_out: dict[str, Entry] = {}
+    if more is None:
+        for entry in theirs[taken:]:
+            left_out.setdefault(entry[2].quota_share, entry)
+        for arn, entry in following.items():
+            if arn != share_arn:
+                left_out.setdefault(arn, entry)
+    else:
+        for fifo, their_rank, their_job, _ in more.heap:
+            left_out[their_job.quota_share] = (fifo, their_rank, their_job)
+    if mine_entry is not None:
+        left_out[share_arn] = mine_entry
+    new_entries = entries[:start] + merged
+    record_arrival(backend, jobs, list(map(_JOB, new_entries)), start, entered)
+    journal = backend.journal
+    journal.set(jobs, "front_entries", new_entries)
+    journal.set(jobs, "front_next", left_out)
+    return True
+
+
+class _Continuation:
+    """The other shares' merge from each one's first job left out of the
+    front; a share's stream is opened only when it is needed."""
+
+    __slots__ = ("head", "heap", "shares")
+
+    def __init__(self, shares: dict[str, Runnable], following: dict[str, Entry], exclude: str) -> None:
+        self.shares = shares
+        self.heap = [(*entry, None) for arn, entry in following.items() if arn != exclude]
+        heapq.heapify(self.heap)
+        self.head: Entry | None = self.heap[0][:3] if self.heap else None
+
+    def advance(self) -> Entry | None:
+        """Drop the head; return the next one."""
+        heap = self.heap
+        _, rank, job, stream = heap[0]
+        if stream is None:
+            stream = _entries_of(self.shares[job.quota_share], rank, job)
+        after = next(stream, None)
+        if after is None:
+            heapq.heappop(heap)
+        else:
+            heapq.heapreplace(heap, (*after, stream))
+        self.head = heap[0][:3] if heap else None
+        return self.head
 
 
 def waiting_for(backend: Any, queue: Any, jobs: Any, job: ServiceJob) -> str:

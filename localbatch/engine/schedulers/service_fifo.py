@@ -43,6 +43,7 @@ def limits_of(se: Any) -> dict[str, int]:
 
 
 def dispatch(backend: Any, queue: Any, jobs: Any) -> None:
+    """Start what fits, in submission order (returns what refresh_front may reuse: nothing)."""
     from localbatch.engine.service_lifecycle import dispatch_job
 
     se = service_environment(backend, queue)
@@ -149,19 +150,79 @@ def front_order(backend: Any, queue: Any, jobs: Any) -> list[ServiceJob]:
     return jobs.runnable.in_order(FRONT_SIZE)
 
 
-def refresh_front(backend: Any, queue: Any, jobs: Any) -> None:
+def refresh_front(backend: Any, queue: Any, jobs: Any, seen: Any = None) -> None:
     update_positions(backend, jobs, front_order(backend, queue, jobs))
 
 
-def update_positions(backend: Any, jobs: Any, front: list[ServiceJob]) -> None:
-    """earliestTimeAtPosition changes only when a job's index changes."""
-    journal = backend.journal
+def front_arrival(backend: Any, queue: Any, jobs: Any, job: ServiceJob) -> None:
+    """`job` joined the RUNNABLE jobs behind the head, between passes.
+
+    frontOfQueue as last computed is current (no pass is pending), so when
+    it holds fewer than 100 jobs it holds every RUNNABLE job. A job that
+    sorts after its last entry (any new submission: keys are creation
+    order) either takes the next index or stays out of a full front; no
+    other index moves.
+    """
+    front = jobs.front_jobs
+    if front and job.key > front[-1].key:
+        if len(front) < FRONT_SIZE:
+            journal = backend.journal
+            journal.append(front, job)
+            journal.append(jobs.front_since, backend.now_ms)
+            journal.set(job, "front", True)
+        return
+    refresh_front(backend, queue, jobs)
+
+
+def update_positions(backend: Any, jobs: Any, front: list[ServiceJob], start: int = 0) -> None:
+    """Record `front` (a pass computed it; the caller may say its first
+    `start` jobs are the recorded front's): earliestTimeAtPosition stays for
+    a job at the index it was recorded at, and is now for any other.
+
+    Positions are two lists, the jobs and since when each holds its index,
+    not a field per job: a job entering near the start of a full front moves
+    up to 100 others. A job's `front` flag only says it was recorded since it
+    last became RUNNABLE (transition clears it), so a job dispatched and
+    preempted back in one pass counts as new wherever it lands.
+    """
+    old, old_since = jobs.front_jobs, jobs.front_since
     now = backend.now_ms
-    for index, job in enumerate(front):
-        if job.front is None or job.front[0] != index:
-            journal.set(job, "front", (index, now))
-    listed = {job.id for job in front}
-    for job in getattr(jobs, "front_jobs", None) or ():
-        if job.id not in listed and job.front is not None:
-            journal.set(job, "front", None)
+    since = old_since[:start]
+    entered = []
+    for index in range(start, len(front)):
+        job = front[index]
+        if index < len(old) and old[index] is job and job.front:
+            since.append(old_since[index])
+        else:
+            since.append(now)
+            if not job.front:
+                entered.append(job)
+    _record(backend, jobs, front, since, entered)
+
+
+def record_arrival(backend: Any, jobs: Any, front: list[ServiceJob], start: int, entered: list[ServiceJob]) -> None:
+    """update_positions for a front that only gained a job since it was
+    recorded: no job in it left RUNNABLE meanwhile (that asks for a pass,
+    which records the front itself), so comparing the jobs is enough. The
+    caller names the jobs new to the front."""
+    now = backend.now_ms
+    old, old_since = jobs.front_jobs, jobs.front_since
+    since = old_since[:start]
+    since += [at if before is job else now for before, job, at in zip(old[start:], front[start:], old_since[start:])]
+    since += [now] * (len(front) - len(since))
+    _record(backend, jobs, front, since, [job for job in entered if not job.front])
+
+
+def _record(backend: Any, jobs: Any, front: list[ServiceJob], since: list[int], entered: list[ServiceJob]) -> None:
+    journal = backend.journal
+    for job in entered:
+        job.front = True
+    if entered:
+        journal.record(_unrecord, entered)  # one undo entry for them all
     journal.set(jobs, "front_jobs", front)
+    journal.set(jobs, "front_since", since)
+
+
+def _unrecord(entered: list[ServiceJob]) -> None:
+    for job in entered:
+        job.front = None

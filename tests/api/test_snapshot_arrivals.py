@@ -1,0 +1,82 @@
+"""The arrival shortcut changes nothing a caller can see.
+
+A service job that becomes RUNNABLE behind its share's (or queue's) head
+asks for no scheduling pass, and frontOfQueue is patched in place instead of
+computed again (engine/service_lifecycle.arrived). These tests play the same
+seeded mix of submissions, priority changes, completions and clock moves
+twice, once with that shortcut and once with every arrival asking for a full
+pass, and require the same timeline and the same snapshots after every step.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from localbatch.engine import service_lifecycle
+from tests.api.test_service_jobs_support import client, fifo_queue, frozen_lb, quota_queue, share, submit
+
+
+def _quota_setup(batch, lb) -> list[str]:
+    quota_queue(batch, lb, {"ml.g5.xlarge": 5})
+    share(batch, lb, "A", "RESERVE", 1)
+    share(batch, lb, "B", "LEND", 1)
+    share(batch, lb, "C", "LEND_AND_BORROW", 2, borrow=100, in_share=True)
+    return ["A", "B", "C"]
+
+
+def _fifo_setup(batch, lb) -> list[str]:
+    fifo_queue(batch, lb, "training", max_instances=3)
+    return []
+
+
+def _play(setup, seed: int, steps: int) -> list:
+    """What a caller sees after each step of a seeded random run."""
+    rng = random.Random(seed)
+    seen = []
+    for lb in frozen_lb():
+        batch = client()
+        shares = setup(batch, lb)
+        lb.on_job(duration=None)
+        running: list[str] = []
+        waiting: list[str] = []
+        for step in range(steps):
+            roll = rng.random()
+            if roll < 0.6:
+                extra = {"quotaShareName": rng.choice(shares)} if shares else {}
+                if shares and rng.random() < 0.5:
+                    extra["schedulingPriority"] = rng.randrange(4)
+                waiting.append(submit(batch, f"j{step}", count=rng.choice((1, 1, 2)), **extra))
+            elif roll < 0.7 and waiting:
+                batch.update_service_job(jobId=rng.choice(waiting), schedulingPriority=rng.randrange(4))
+            elif roll < 0.85 and running:
+                lb.complete(running.pop(rng.randrange(len(running))))
+            else:
+                lb.advance(rng.choice((0, 0.5, 3)))
+            lb.advance(0)
+            snapshot = batch.get_job_queue_snapshot(jobQueue="training")
+            snapshot.pop("ResponseMetadata")
+            seen.append(snapshot)
+            now_running = {j["jobId"] for j in batch.list_service_jobs(jobQueue="training")["jobSummaryList"]}
+            started = [row["job_id"] for row in lb.timeline() if row["to"] == "RUNNING"]
+            running = [job_id for job_id in dict.fromkeys(started) if job_id in now_running]
+            waiting = [job_id for job_id in waiting if job_id not in set(started)]
+        seen.append(lb.timeline())
+    return seen
+
+
+def _every_arrival_asks_for_a_pass(backend, job) -> None:
+    service_lifecycle.request_dispatch(backend)
+
+
+@pytest.mark.parametrize("setup", [_quota_setup, _fifo_setup], ids=["quota-share", "fifo"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_arrivals_between_passes_look_the_same_as_a_full_pass(setup, seed, monkeypatch):
+    shortcut = _play(setup, seed, 120)
+    monkeypatch.setattr(service_lifecycle, "arrived", _every_arrival_asks_for_a_pass)
+    full = _play(setup, seed, 120)
+    assert len(shortcut) == len(full)
+    for step, (fast, slow) in enumerate(zip(shortcut, full)):
+        assert fast == slow, f"step {step} differs"
+    assert any(snapshot["frontOfQueue"]["jobs"] for snapshot in shortcut[:-1])  # the fronts were not empty
