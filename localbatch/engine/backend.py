@@ -49,6 +49,9 @@ class Backend:
         # Service jobs (SageMaker Training): engine/service_jobs.py, service_lifecycle.py.
         self.service_jobs = ServiceJobStore(self.journal)
         self.after_events.append(service_lifecycle.after_event)
+        # Capacity faults a test declared: environment ARN -> instance types
+        # it cannot give (None: every type). engine/faults.py.
+        self.shortages: dict[str, frozenset[str] | None] = {}
 
     # -- identity -----------------------------------------------------------
 
