@@ -61,7 +61,12 @@ def floor_client(canned: dict[str, dict[str, Any]]) -> Any:
 
 
 def populate(lb: Any, n: int) -> None:
-    """Hold `n` scheduling policies and `n` job definitions (direct engine calls: fast setup)."""
+    """Hold `n` resources of every kind (direct engine calls: fast setup).
+
+    Quota shares go 20 to a quota-management queue (AWS's per-queue quota),
+    each queue with a service environment of its own, so holding more of
+    them also means holding more queues; the benchmark lists the shares of
+    the middle one."""
     backend = lb.backend("us-east-1")
     create_policy = OPERATIONS["CreateSchedulingPolicy"]
     register = OPERATIONS.get("RegisterJobDefinition")
@@ -69,6 +74,36 @@ def populate(lb: Any, n: int) -> None:
         create_policy(backend, {"name": f"held-{i}"})
         if register is not None:
             register(backend, {"jobDefinitionName": f"held-{i}", "type": "container", "containerProperties": _CONTAINER})
+    for op, params in _HELD:
+        if op in OPERATIONS:
+            for i in range(n):
+                OPERATIONS[op](backend, params(i))
+            lb.run_until_idle()  # CREATING -> VALID before the next kind refers to them
+    if "CreateQuotaShare" in OPERATIONS:
+        create_policy(backend, {"name": "quota", "quotaSharePolicy": {"idleResourceAssignmentStrategy": "FIFO"}})
+        for q in range(-(-n // SHARES_PER_QUEUE)):
+            OPERATIONS["CreateJobQueue"](backend, {
+                "jobQueueName": f"quota-{q}", "priority": 1, "jobQueueType": "SAGEMAKER_TRAINING",
+                "schedulingPolicyArn": "quota", "serviceEnvironmentOrder": [{"order": 1, "serviceEnvironment": f"held-{q}"}],
+            })
+        lb.run_until_idle()
+        for i in range(n):
+            OPERATIONS["CreateQuotaShare"](backend, {
+                "quotaShareName": f"held-{i}", "jobQueue": f"quota-{i // SHARES_PER_QUEUE}",
+                "capacityLimits": [{"maxCapacity": 1, "capacityUnit": "ml.m5.large"}],
+                "resourceSharingConfiguration": {"strategy": "LEND_AND_BORROW", "borrowLimit": 200},
+                "preemptionConfiguration": {"inSharePreemption": "ENABLED"},
+            })
+        lb.run_until_idle()
+
+
+SHARES_PER_QUEUE = 20
+
+
+def _quotas(n: int) -> dict[str, int]:
+    """Patch options that let the backend hold `n` of each kind (AWS's quotas are 50)."""
+    room = n + n // SHARES_PER_QUEUE + 10
+    return {"max_compute_environments": room, "max_job_queues": room, "max_service_environments": room}
 
 
 _CONTAINER = {
@@ -76,6 +111,33 @@ _CONTAINER = {
     "command": ["echo", "hi"],
     "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
 }
+
+_COMPUTE_RESOURCES = {
+    "type": "EC2",
+    "minvCpus": 0,
+    "maxvCpus": 16,
+    "instanceTypes": ["optimal"],
+    "subnets": ["subnet-1", "subnet-2"],
+    "securityGroupIds": ["sg-1"],
+    "instanceRole": "ecsInstanceRole",
+    "tags": {"team": "bench"},
+}
+
+# (create operation, its params for the i-th held resource), in the order
+# they must exist: queues refer to compute environments.
+_HELD: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
+    ("CreateComputeEnvironment", lambda i: {
+        "computeEnvironmentName": f"held-{i}", "type": "MANAGED", "computeResources": _COMPUTE_RESOURCES}),
+    ("CreateJobQueue", lambda i: {
+        "jobQueueName": f"held-{i}", "priority": 1,
+        "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": f"held-{i}"}]}),
+    ("CreateServiceEnvironment", lambda i: {
+        "serviceEnvironmentName": f"held-{i}", "serviceEnvironmentType": "SAGEMAKER_TRAINING",
+        "capacityLimits": [{"maxCapacity": 8, "capacityUnit": "ml.m5.large"}]}),
+    ("CreateConsumableResource", lambda i: {
+        "consumableResourceName": f"held-{i}", "totalQuantity": 10, "resourceType": "REPLENISHABLE",
+        "tags": {"team": "bench"}}),
+]
 
 Scenario = tuple[str, str, Callable[[Any, int], dict[str, Any]]]
 
@@ -101,7 +163,39 @@ def scenarios(n: int) -> list[Scenario]:
              lambda c, i: c.register_job_definition(jobDefinitionName=f"new-{i}", type="container",
                                                     containerProperties=_CONTAINER)),
         ]
+    out += _resource_scenarios(n, middle)
     return out
+
+
+def _resource_scenarios(n: int, middle: str) -> list[Scenario]:
+    """One row per describe/list call of the other issue-2 resources: a page of
+    10 where the call pages, else the one resource in the middle of those held."""
+    arn = f"arn:aws:batch:us-east-1:123456789012:job-queue/{middle}"
+    queue = f"quota-{(n // 2) // SHARES_PER_QUEUE}"
+    share = f"arn:aws:batch:us-east-1:123456789012:job-queue/{queue}/quota-share/{middle}"
+    rows: list[tuple[str, str, Callable[[Any, int], dict[str, Any]]]] = [
+        ("describe_compute_environments (page of 10)", "DescribeComputeEnvironments",
+         lambda c, i: c.describe_compute_environments(maxResults=10)),
+        ("describe_compute_environments (1 name)", "DescribeComputeEnvironments",
+         lambda c, i: c.describe_compute_environments(computeEnvironments=[middle])),
+        ("describe_job_queues (page of 10)", "DescribeJobQueues",
+         lambda c, i: c.describe_job_queues(maxResults=10)),
+        ("describe_job_queues (1 name)", "DescribeJobQueues",
+         lambda c, i: c.describe_job_queues(jobQueues=[middle])),
+        ("describe_service_environments (page of 10)", "DescribeServiceEnvironments",
+         lambda c, i: c.describe_service_environments(maxResults=10)),
+        ("describe_consumable_resource (1 name)", "DescribeConsumableResource",
+         lambda c, i: c.describe_consumable_resource(consumableResource=middle)),
+        ("list_consumable_resources (page of 10)", "ListConsumableResources",
+         lambda c, i: c.list_consumable_resources(maxResults=10)),
+        ("describe_quota_share (1 arn)", "DescribeQuotaShare",
+         lambda c, i: c.describe_quota_share(quotaShareArn=share)),
+        ("list_quota_shares (page of 10)", "ListQuotaShares",
+         lambda c, i: c.list_quota_shares(jobQueue=queue, maxResults=10)),
+        ("list_tags_for_resource (1 arn)", "ListTagsForResource",
+         lambda c, i: c.list_tags_for_resource(resourceArn=arn)),
+    ]
+    return [row for row in rows if row[1] in OPERATIONS]
 
 
 def _time_calls(fn: Callable[[int], Any], start: int, count: int) -> float:
@@ -131,12 +225,12 @@ def compare(label: str, op: str, call: Callable[[Any, int], dict[str, Any]], rea
     return {"call": label, "localbatch_us": lb_us, "floor_us": floor_us, "ratio": lb_us / floor_us}
 
 
-def measure(held: int, rounds: int, per_round: int) -> list[dict[str, Any]]:
-    with localbatch.patch(check_responses=False) as lb:
+def measure(held: int, rounds: int, per_round: int, only: str | None = None) -> list[dict[str, Any]]:
+    with localbatch.patch(check_responses=False, **_quotas(held)) as lb:
         populate(lb, held)
         real = boto3.client("batch", region_name="us-east-1")
         return [{**compare(label, op, call, real, rounds, per_round), "held": held}
-                for label, op, call in scenarios(held)]
+                for label, op, call in scenarios(held) if only is None or only in label]
 
 
 def client_creation(rounds: int) -> dict[str, float]:
@@ -161,13 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and resources (smoke check)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--only", help="run only the calls whose label contains this text")
     args = parser.parse_args(argv)
     sizes = (10, 1_000) if args.quick else (10, 1_000, 10_000)
     rounds, per_round = (5, 50) if args.quick else (15, 200)
 
     rows: list[dict[str, Any]] = []
     for held in sizes:
-        rows += measure(held, rounds, per_round)
+        rows += measure(held, rounds, per_round, args.only)
     print(f"{'call':42} {'held':>7} {'localbatch µs':>14} {'floor µs':>9} {'ratio':>6}")
     for r in rows:
         print(f"{r['call']:42} {r['held']:>7} {r['localbatch_us']:>14.1f} {r['floor_us']:>9.1f} {r['ratio']:>6.2f}")

@@ -36,6 +36,127 @@ def clone(value: Any) -> Any:
     return value
 
 
+# -- describe copies compiled per shape ---------------------------------------
+#
+# Stored describe output is never edited in place (`updated` swaps the whole
+# dict), so the nested dicts and lists of one version of `resource.data`
+# never change. A copier compiled for that layout rebuilds exactly those
+# containers as dict/list displays, without visiting a single leaf: about 4x
+# faster than `clone` for a job definition. Copiers are pure functions of the
+# layout, so one compiled function serves every resource laid out alike.
+
+_FLAT_DICT = "d"  # a dict holding no dict or list: copied shallow
+_FLAT_LIST = "l"  # a list holding no dict or list: copied shallow
+_FLAT_DICTS = "ld"  # a long list of flat dicts, copied by a loop whatever its length
+_LONG_LIST = 4  # longer lists of flat dicts loop instead of spelling out each item
+_MAX_NODES = 256  # larger or deeper layouts are left to `clone`
+_MAX_DEPTH = 32
+_MAX_COPIERS = 1024  # distinct layouts compiled; past this, new layouts use `clone`
+_COPIERS: dict[Any, Any] = {}
+
+
+class _Unsupported(Exception):
+    """A layout the compiled copier does not handle (non-str keys, too large)."""
+
+
+def _layout(value: Any, budget: list[int], depth: int) -> Any:
+    """The containers of `value` as a hashable key: None for a leaf, a flat
+    marker, or ("d", ((key, layout), ...)) / ("l", (layout, ...)) listing only
+    the members that are themselves containers (or every item, for lists)."""
+    kind = type(value)
+    if kind is not dict and kind is not list:
+        return None
+    budget[0] -= 1
+    if budget[0] < 0 or depth > _MAX_DEPTH:
+        raise _Unsupported
+    if kind is dict:
+        members = []
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _Unsupported
+            if type(item) is dict or type(item) is list:
+                members.append((key, _layout(item, budget, depth + 1)))
+        return ("d", tuple(members)) if members else _FLAT_DICT
+    items = tuple(_layout(item, budget, depth + 1) for item in value)
+    if not any(items):
+        return _FLAT_LIST
+    if len(items) > _LONG_LIST and all(item == _FLAT_DICT for item in items):
+        return _FLAT_DICTS
+    return ("l", items)
+
+
+def _display(layout: Any, source: str, names: list[int]) -> str:
+    """Python source rebuilding the containers of `layout` from `source`, an
+    expression this code evaluates exactly once (left to right)."""
+    if layout == _FLAT_DICT:
+        return f"{{**{source}}}"
+    if layout == _FLAT_LIST:
+        return f"[*{source}]"
+    if layout == _FLAT_DICTS:
+        # map, not a comprehension: `source` may bind a name, which a
+        # comprehension's iterable may not.
+        return f"[*map(_copy_dict, {source})]"
+    if source.isidentifier():
+        var = first = source
+    else:
+        names[0] += 1
+        var = f"t{names[0]}"
+        # The first use binds `var`; every later sibling reads it.
+        first = f"({var} := {source})"
+    kind, members = layout
+    if kind == "d":
+        parts = [f"**{first}"]
+        parts += [f"{key!r}: {_display(sub, f'{var}[{key!r}]', names)}" for key, sub in members]
+        return "{" + ", ".join(parts) + "}"
+    parts = []
+    for i, sub in enumerate(members):
+        ref = f"{first if i == 0 else var}[{i}]"
+        parts.append(ref if sub is None else _display(sub, ref, names))
+    return "[" + ", ".join(parts) + "]"
+
+
+def _compile_copier(layout: Any) -> Any:
+    # The only text taken from data is dict keys, always as repr() of a str:
+    # a string literal, never code.
+    namespace: dict[str, Any] = {"_copy_dict": dict.copy}
+    exec(f"def copy(t0):\n    return {_display(layout, 't0', [0])}\n", namespace)
+    return namespace["copy"]
+
+
+def copier(value: Any) -> Any:
+    """A function copying any value laid out like `value` (same keys holding
+    dicts or lists, same list lengths where items nest) exactly as `clone`
+    does: new dicts and lists throughout, leaves shared."""
+    try:
+        layout = _layout(value, [_MAX_NODES], 0)
+    except _Unsupported:
+        return clone
+    if layout is None:
+        return clone
+    found = _COPIERS.get(layout)
+    if found is None:
+        if len(_COPIERS) >= _MAX_COPIERS:
+            return clone
+        try:
+            found = _COPIERS[layout] = _compile_copier(layout)
+        except (SyntaxError, RecursionError, MemoryError):  # past a parser limit: a describe must still answer
+            return clone
+    return found
+
+
+def fresh(resource: Any) -> Any:
+    """A copy of `resource.data` the caller may mutate: what describe returns.
+
+    The copier is chosen once per version of `resource.data` (it is replaced,
+    never edited) and kept on the resource next to the version it was chosen for.
+    """
+    data = resource.data
+    plan = resource.copy_plan
+    if plan is None or plan[0] is not data:
+        plan = resource.copy_plan = (data, copier(data))
+    return plan[1](data)
+
+
 def updated(backend: Any, resource: Any, **changes: Any) -> None:
     """Replace `resource.data` with a copy carrying `changes` (journaled).
 
@@ -108,8 +229,15 @@ def require_one(table: Table, name_or_arn: str, missing: str) -> Any:
 # -- pagination (spec §6.3 [proposed]) ----------------------------------------
 
 
+_PAGING = frozenset(("nextToken", "maxResults"))
+_NO_QUERY = zlib.crc32(b"[]")  # the fingerprint of a call that only pages
+
+
 def _fingerprint(params: dict[str, Any]) -> int:
-    query = sorted((k, repr(v)) for k, v in params.items() if k not in ("nextToken", "maxResults"))
+    if _PAGING.issuperset(params):  # the common "next page of everything": skip the repr
+        return _NO_QUERY
+    # Keys are unique, so sorting them sorts the (key, repr) pairs alike.
+    query = [(k, repr(params[k])) for k in sorted(params) if k not in _PAGING]
     return zlib.crc32(repr(query).encode())
 
 
@@ -169,10 +297,12 @@ def cursor_token(params: dict[str, Any], cursor: str) -> str:
     return base64.urlsafe_b64encode(f"{_fingerprint(params)}:{cursor}".encode()).decode()
 
 
-def paged(params: dict[str, Any], key: str, table: Table, render, keep=None, *, maximum: int = 100) -> dict[str, Any]:
-    """Answer a list/describe call over `table` in creation order."""
+def paged(
+    params: dict[str, Any], key: str, table: Table, render, keep=None, *, maximum: int = 100, group: str | None = None
+) -> dict[str, Any]:
+    """Answer a list/describe call over `table` (or one `group` of it) in creation order."""
     after, limit = page_request(params, maximum=maximum)
-    items, last = table.page(after, limit, keep)
+    items, last = table.page(after, limit, keep, group)
     out: dict[str, Any] = {key: [render(r) for r in items]}
     token = page_token(params, last)
     if token is not None:

@@ -17,9 +17,9 @@ from localbatch.api._common import (
     check_new,
     check_range,
     check_tags,
-    clone,
     describe_paged,
     finish_later,
+    fresh,
     updated,
 )
 from localbatch.engine.tables import Resource
@@ -443,6 +443,4 @@ def delete_compute_environment(backend: Any, params: dict[str, Any]) -> dict[str
 
 @operation("DescribeComputeEnvironments")
 def describe_compute_environments(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
-    return describe_paged(
-        params, "computeEnvironments", "computeEnvironments", backend.compute_environments, lambda ce: clone(ce.data)
-    )
+    return describe_paged(params, "computeEnvironments", "computeEnvironments", backend.compute_environments, fresh)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from localbatch.api import operation
-from localbatch.api._common import check_name, check_new, check_tags, clone, paged, require_one, updated
+from localbatch.api._common import check_name, check_new, check_tags, clone, fresh, paged, require_one, updated
 from localbatch.engine.schedulers import request_dispatch
 from localbatch.engine.tables import Resource
 from localbatch.errors import BatchClientError
@@ -50,9 +50,7 @@ def lock_units(backend: Any, resource: Resource, quantity: int) -> None:
     total and are never returned, so they never show as in use.
     """
     if quantity > available_units(resource):
-        raise ValueError(
-            f"cannot lock {quantity} units of {resource.name}: only {available_units(resource)} available"
-        )
+        raise ValueError(f"cannot lock {quantity} units of {resource.name}: only {available_units(resource)} available")
     total, in_use = resource.data["totalQuantity"], resource.data["inUseQuantity"]
     if resource.data["resourceType"] == NON_REPLENISHABLE:
         _set_quantities(backend, resource, total - quantity, in_use)
@@ -184,7 +182,7 @@ def delete_consumable_resource(backend: Any, params: dict[str, Any]) -> dict[str
 
 @operation("DescribeConsumableResource")
 def describe_consumable_resource(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
-    return clone(find_consumable_resource(backend, params["consumableResource"]).data)
+    return fresh(find_consumable_resource(backend, params["consumableResource"]))
 
 
 def _name_matcher(filters: list[dict[str, Any]]):

@@ -16,7 +16,7 @@ from bisect import bisect_left
 from typing import Any, Iterator
 
 from localbatch.api import operation
-from localbatch.api._common import check_name, check_range, check_tags, clone, cursor_request, cursor_token, updated
+from localbatch.api._common import check_name, check_range, check_tags, cursor_request, cursor_token, fresh, updated
 from localbatch.engine.tables import JobDefinitionRevisions, Resource
 from localbatch.errors import BatchClientError
 from localbatch.ids import is_arn
@@ -491,19 +491,33 @@ def _parse_cursor(cursor: str | None) -> tuple[str, int] | None:
     return name, int(revision)
 
 
-def _all_after(backend: Any, after: tuple[str, int] | None, only_name: str | None) -> Iterator[Resource]:
-    """Job definitions in (name, revision) order, after `after`."""
+def _page_in_order(
+    backend: Any, after: tuple[str, int] | None, only_name: str | None, status: str | None, limit: int
+) -> tuple[list[Resource], bool]:
+    """Up to `limit` job definitions in (name, revision) order after `after`
+    (only those with `status`, if given), and whether any more follow."""
     index = _revisions(backend)
     if only_name is None:
         names = index.names
     else:
         names = [only_name] if only_name in index.by_name else []
-    # Index walks instead of slices: a slice would copy everything left.
+    page: list[Resource] = []
+    want = limit + 1  # one past the page says whether a next page exists
+    # Index walks over names: a slice of `names` would copy everything left.
     for i in range(bisect_left(names, after[0]) if after else 0, len(names)):
         revisions = index.by_name[names[i]]
         start = after[1] if after and names[i] == after[0] else 0
-        for k in range(start, len(revisions)):
-            yield revisions[k]
+        if status is None:
+            page += revisions[start : start + want - len(page)]
+        else:
+            for k in range(start, len(revisions)):
+                if revisions[k].data["status"] == status:
+                    page.append(revisions[k])
+                    if len(page) == want:
+                        break
+        if len(page) == want:
+            return page[:limit], True
+    return page, False
 
 
 def _listed(backend: Any, refs: list[str], after: tuple[str, int] | None) -> Iterator[Resource]:
@@ -524,17 +538,12 @@ def describe_job_definitions(backend: Any, params: dict[str, Any]) -> dict[str, 
         raise BatchClientError(f"jobDefinitions must contain at most {MAX_DESCRIBE} items")
     cursor, limit = cursor_request(params, maximum=MAX_DESCRIBE)
     after = _parse_cursor(cursor)
-    candidates = _listed(backend, refs, after) if refs else _all_after(backend, after, name)
-    page: list[Resource] = []
-    more = False
-    for jd in candidates:
-        if status is not None and jd.data["status"] != status:
-            continue
-        if len(page) == limit:
-            more = True
-            break
-        page.append(jd)
-    out: dict[str, Any] = {"jobDefinitions": [clone(jd.data) for jd in page]}
+    if refs:
+        listed = list(_listed(backend, refs, after))
+        page, more = listed[:limit], len(listed) > limit
+    else:
+        page, more = _page_in_order(backend, after, name, status, limit)
+    out: dict[str, Any] = {"jobDefinitions": [fresh(jd) for jd in page]}
     if more:
         last_name, last_revision = _order(page[-1])
         out["nextToken"] = cursor_token(params, f"{last_name}:{last_revision}")

@@ -16,9 +16,9 @@ from localbatch.api._common import (
     check_new,
     check_range,
     check_tags,
-    clone,
     describe_paged,
     finish_later,
+    fresh,
     updated,
 )
 from localbatch.api.compute_environments import find_compute_environment, platform
@@ -352,4 +352,4 @@ def delete_job_queue(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("DescribeJobQueues")
 def describe_job_queues(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
-    return describe_paged(params, "jobQueues", "jobQueues", backend.job_queues, lambda q: clone(q.data))
+    return describe_paged(params, "jobQueues", "jobQueues", backend.job_queues, fresh)

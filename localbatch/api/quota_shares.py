@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from localbatch.api import operation
-from localbatch.api._common import check_name, check_new, check_tags, clone, finish_later, paged, updated
+from localbatch.api._common import check_name, check_new, check_tags, finish_later, fresh, paged, updated
 from localbatch.api.scheduling_policies import is_quota_share
 from localbatch.engine.tables import Resource
 from localbatch.errors import BatchClientError
@@ -27,8 +27,9 @@ def find_quota_share(backend: Any, arn: str) -> Resource:
 
 
 def shares_of_queue(backend: Any, queue_arn: str) -> list[Resource]:
-    """The queue's quota shares in creation order (at most 20, so a scan is cheap)."""
-    return [s for s in backend.quota_shares if s.data["jobQueueArn"] == queue_arn]
+    """The queue's quota shares in creation order, from the table's index by
+    queue (a scan of every share would grow with the shares of other queues)."""
+    return list(backend.quota_shares.in_group(queue_arn))
 
 
 def _quota_queue(backend: Any, given: str) -> Resource:
@@ -114,6 +115,7 @@ def create_quota_share(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
         "tags": params.get("tags", {}),
     }
     share = Resource(backend.next_seq(), arn, name, data)
+    share.group = queue.arn  # indexes it under its queue (shares_of_queue, ListQuotaShares)
     backend.quota_shares.add(share)
     finish_later(backend, backend.quota_shares, share, "CREATING", status="VALID")
     return {"quotaShareName": name, "quotaShareArn": arn}
@@ -151,13 +153,17 @@ def delete_quota_share(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("DescribeQuotaShare")
 def describe_quota_share(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
-    return clone(find_quota_share(backend, params["quotaShareArn"]).data)
+    return fresh(find_quota_share(backend, params["quotaShareArn"]))
 
 
 def _summary(share: Resource) -> dict[str, Any]:
-    summary = clone(share.data)
+    summary = fresh(share)
     summary.pop("tags", None)  # QuotaShareDetail carries no tags; DescribeQuotaShare does
     return summary
+
+
+def _not_deleting(share: Resource) -> bool:
+    return share.data["status"] != "DELETING"
 
 
 @operation("ListQuotaShares")
@@ -165,10 +171,4 @@ def list_quota_shares(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     queue = backend.job_queues.get(params["jobQueue"])
     if queue is None:
         raise BatchClientError(f"JobQueue {params['jobQueue']} not found.")
-    return paged(
-        params,
-        "quotaShares",
-        backend.quota_shares,
-        _summary,
-        lambda s: s.data["jobQueueArn"] == queue.arn and s.data["status"] != "DELETING",
-    )
+    return paged(params, "quotaShares", backend.quota_shares, _summary, _not_deleting, group=queue.arn)

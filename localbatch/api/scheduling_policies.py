@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from localbatch.api import operation
-from localbatch.api._common import check_name, check_new, check_range, check_tags, clone, paged, require_one, updated
+from localbatch.api._common import check_name, check_new, check_range, check_tags, fresh, paged, require_one, updated
 from localbatch.engine.tables import Resource
 from localbatch.errors import BatchClientError
 
@@ -92,8 +92,11 @@ def _reschedule(backend: Any, policy_arn: str) -> None:
     queues change)."""
     from localbatch.engine import schedulers, service_lifecycle
 
-    kinds = {q.data.get("jobQueueType") == "SAGEMAKER_TRAINING" for q in backend.job_queues
-             if q.data.get("schedulingPolicyArn") == policy_arn}
+    kinds = {
+        q.data.get("jobQueueType") == "SAGEMAKER_TRAINING"
+        for q in backend.job_queues
+        if q.data.get("schedulingPolicyArn") == policy_arn
+    }
     if False in kinds:
         schedulers.request_dispatch(backend)
     if True in kinds:
@@ -119,7 +122,7 @@ def describe_scheduling_policies(backend: Any, params: dict[str, Any]) -> dict[s
         policy = backend.scheduling_policies.get(arn)
         if policy is not None:
             found.setdefault(policy.arn, policy)  # duplicates collapse, request order kept
-    return {"schedulingPolicies": [clone(p.data) for p in found.values()]}
+    return {"schedulingPolicies": [fresh(p) for p in found.values()]}
 
 
 @operation("ListSchedulingPolicies")

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from localbatch.api import operation
-from localbatch.api._common import check_name, check_new, check_tags, clone, describe_paged, finish_later, updated
+from localbatch.api._common import check_name, check_new, check_tags, describe_paged, finish_later, fresh, updated
 from localbatch.engine.tables import Resource
 from localbatch.errors import BatchClientError
 
@@ -160,6 +160,4 @@ def delete_service_environment(backend: Any, params: dict[str, Any]) -> dict[str
 
 @operation("DescribeServiceEnvironments")
 def describe_service_environments(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
-    return describe_paged(
-        params, "serviceEnvironments", "serviceEnvironments", backend.service_environments, lambda se: clone(se.data)
-    )
+    return describe_paged(params, "serviceEnvironments", "serviceEnvironments", backend.service_environments, fresh)
