@@ -60,11 +60,17 @@ def call_costs(batch, lb, label: str, rounds: int = 9, per_round: int = 100) -> 
         ("describe_jobs(1 id)", "DescribeJobs", lambda c, i: c.describe_jobs(jobs=[job_id])),
         ("list_jobs(page of 100)", "ListJobs",
          lambda c, i: c.list_jobs(jobQueue="q", jobStatus="SUCCEEDED", maxResults=100)),
+        # No maxResults: the page is what ListJobs gives by default (spec §6.1:
+        # up to 1000 with jobStatus), so it grows with the jobs held up to that.
+        ("list_jobs(default page)", "ListJobs",
+         lambda c, i: c.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")),
     ]
     costs = {name: compare(name, op, call, batch, rounds, per_round) for name, op, call in calls}
+    listed = len(batch.list_jobs(jobQueue="q", jobStatus="SUCCEEDED")["jobSummaryList"])
     for name, row in costs.items():
+        shown = f" ({listed} jobs)" if name == "list_jobs(default page)" else ""
         print(f"  {label}: {name:24} localbatch {row['localbatch_us']:6.0f} µs, floor {row['floor_us']:6.0f} µs, "
-              f"ratio {row['ratio']:.2f}")
+              f"ratio {row['ratio']:.2f}{shown}")
     return costs
 
 

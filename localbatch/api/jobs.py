@@ -15,7 +15,7 @@ import math
 import re
 from bisect import bisect_left
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from localbatch.api import operation
 from localbatch.api._common import check_tags, clone, page_request, page_token
@@ -67,7 +67,7 @@ def submit_job(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     job = Job(backend.next_seq(), job_id, backend.arn(f"job/{job_id}"), name, queue.arn, spec, backend.now_ms)
     job.dependencies = dependencies
     job.tags = params.get("tags")
-    flow.submit(backend, job)
+    flow.submit(backend, job, in_call=True)  # the controller ran the due events first
     return {"jobArn": job.arn, "jobName": name, "jobId": job_id}
 
 
@@ -673,44 +673,50 @@ def list_jobs(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     filters = params.get("filters") or []
     if len(filters) > 1:
         raise BatchClientError("Only one filter can be specified at a time")
+    if filters:
+        _filter(filters[0], params.get("jobStatus"))  # a bad filter is refused whatever the scope holds
     after, limit = page_request(params, maximum=LIST_FILTERED_MAXIMUM if filters else LIST_MAXIMUM)
     status = params.get("jobStatus")
     if status is None and not filters:
         status = RUNNING
     scope = scopes[0]
     if scope == "jobQueue":
-        found = _queue_jobs(backend, params["jobQueue"], status, filters, after)
+        page = _queue_jobs(backend, params["jobQueue"], status, filters, after, limit + 1)
     else:
         found = _members(backend, params[scope], scope, status if not filters or params.get("jobStatus") else None, after)
-    page = list(islice(found, limit + 1))
+        page = list(islice(found, limit + 1))
     more = len(page) > limit
     if more:
         del page[limit]
-    out: dict[str, Any] = {"jobSummaryList": list(map(job_summary, page))}
+    out: dict[str, Any] = {"jobSummaryList": summaries(page)}
     if more:
         out["nextToken"] = page_token(params, page[-1].seq)
     return out
 
 
-def _queue_jobs(backend: Any, given: str, status: str | None, filters: list[dict[str, Any]], after: int) -> Iterator[Job]:
+def _queue_jobs(
+    backend: Any, given: str, status: str | None, filters: list[dict[str, Any]], after: int, count: int
+) -> list[Job]:
+    """Up to `count` jobs of the queue that the page shows, newest first."""
     queue = find_job_queue(backend, given)
     arn = queue.arn if queue is not None else (given if given.startswith("arn:") else backend.arn(f"job-queue/{given}"))
     jobs = backend.jobs.queues.get(arn)
     if jobs is None:
         if queue is None:
             raise BatchClientError(f"JobQueue {given} not found.")
-        return iter(())
+        return []
     by_seq = backend.jobs.by_seq
     below = after or None
     if not filters:
-        return map(by_seq.__getitem__, jobs.by_status[status].descending(below))
+        return list(map(by_seq.__getitem__, jobs.by_status[status].top(count, below)))
     keep, start = _filter(filters[0], status)
     listed = jobs.listed
     end = len(listed) if below is None else bisect_left(listed, below)
     if start is not None:
         # Creation times grow with the sequence: bisect instead of scanning.
         end = min(end, bisect_left(listed, start, key=lambda seq: by_seq[seq].created_at))
-    return (job for job in (by_seq[listed[i]] for i in range(end - 1, -1, -1)) if keep(job))
+    found = (job for job in (by_seq[listed[i]] for i in range(end - 1, -1, -1)) if keep(job))
+    return list(islice(found, count))
 
 
 def _filter(given: dict[str, Any], status: str | None) -> tuple[Callable[[Job], bool], int | None]:
@@ -774,44 +780,55 @@ def _members(backend: Any, given: str, scope: str, status: str | None, after: in
     return (c for c in parent.children if c.seq > after and (status is None or c.status == status))
 
 
-def job_summary(job: Job) -> dict[str, Any]:
-    """The ListJobs summary of `job`, rendered once per state of the job.
+def summaries(jobs: Iterable[Job]) -> list[dict[str, Any]]:
+    """The ListJobs summaries of `jobs`, each rendered once per state of its job.
 
-    A page holds up to 1000 summaries, so rendering dominates ListJobs. The
-    cache is keyed on every field a summary shows; it needs no
-    invalidation, and a rollback cannot leave it stale. Callers get a copy
-    whose nested parts are fresh too, so nothing they change reaches it.
+    A page holds up to 1000 summaries, so this loop is ListJobs. The
+    rendered summary is kept on the job (`Job.rendered`) until a change
+    clears it; its status reason is compared as well, because a scheduler
+    sets a blocked reason without a transition. A rollback cannot leave it
+    stale: only ListJobs renders, and it changes nothing, so every change
+    made after a render cleared it. Callers get a copy whose nested parts
+    are fresh too, so nothing they change reaches the cache.
     """
-    last = job.attempts[-1] if job.attempts else None
-    flags = job.parent if job.parent is not None and "#" in job.id else job
-    summary = job.summary
-    key = (job.status, job.status_reason, job.scheduled_at, job.started_at, job.stopped_at,
-           last.stopped_at if last is not None else None, flags.is_cancelled, flags.is_terminated,
-           job.summary_at, tuple(summary.values()) if summary else None)
-    cached = job.rendered
-    if cached is None or cached[0] != key:
-        cached = _cached_summary(key, _render_summary(job))
-        job.rendered = cached  # derived data: not journaled
-    # The copy, inlined: it runs once per listed job.
-    _, rendered, usage, container, other = cached
-    out = rendered.copy()
-    if usage is not None:
-        out["capacityUsage"] = [usage.copy()]
-    if container is not None:
-        out["container"] = container.copy()
-    if other:
-        _copy_other(rendered, out)
+    out = []
+    append = out.append
+    for job in jobs:
+        cached = job.rendered
+        if cached is None or cached[0] is not job.status_reason:
+            cached = _cache_summary(job)
+        # The copy, inlined: it runs once per listed job.
+        _, rendered, usage, container, other = cached
+        summary = rendered.copy()
+        if usage is not None:
+            summary["capacityUsage"] = [usage.copy()]
+        if container is not None:
+            summary["container"] = container.copy()
+        if other:
+            _copy_other(rendered, summary)
+        append(summary)
     return out
 
 
-def _cached_summary(key: tuple, summary: dict[str, Any]) -> tuple:
-    """(key, summary, its one capacityUsage entry, its container, whether it
-    has other nested parts): what the copy in job_summary reads."""
+def job_summary(job: Job) -> dict[str, Any]:
+    """The ListJobs summary of one job (a fresh copy)."""
+    return summaries((job,))[0]
+
+
+def _cache_summary(job: Job) -> tuple:
+    """(status reason, summary, its one capacityUsage entry, its container,
+    whether it has other nested parts): what the copy in `summaries` reads.
+    A multi-node job's node shows its job's flags, which change without the
+    node moving, so node summaries are not kept."""
+    summary = _render_summary(job)
     usage = summary.get("capacityUsage")
     other = "nodeProperties" in summary or "arrayProperties" in summary
     if usage is not None and len(usage) != 1:
         usage, other = None, True
-    return key, summary, usage[0] if usage else None, summary.get("container"), other
+    cached = (job.status_reason, summary, usage[0] if usage else None, summary.get("container"), other)
+    if "#" not in job.id:  # not Job.is_node
+        job.rendered = cached  # derived data: not journaled
+    return cached
 
 
 def _copy_other(summary: dict[str, Any], out: dict[str, Any]) -> None:

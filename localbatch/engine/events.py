@@ -7,8 +7,8 @@ heap with its action cleared, which is cheaper than removing it.
 
 from __future__ import annotations
 
-import heapq
 import itertools
+from heapq import heappop, heappush
 from typing import Any, Callable
 
 from localbatch.engine.journal import Journal
@@ -22,6 +22,8 @@ def _unpush(heap: list, entry: Event) -> None:
 
 
 class EventQueue:
+    __slots__ = ("_heap", "_journal", "_seq")
+
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
         self._heap: list[Event] = []
@@ -29,8 +31,12 @@ class EventQueue:
 
     def schedule(self, due_ms: int, action: Callable[..., Any], *args: Any) -> Event:
         entry: Event = [due_ms, next(self._seq), action, args]
-        heapq.heappush(self._heap, entry)
-        self._journal.record(_unpush, self._heap, entry)
+        heap = self._heap
+        heappush(heap, entry)
+        # Journal.record, inlined: every job event passes here.
+        undo = self._journal._undo
+        if undo is not None:
+            undo.append((_unpush, (heap, entry)))
         return entry
 
     def cancel(self, entry: Event | None) -> None:
@@ -41,15 +47,23 @@ class EventQueue:
     def next_due_ms(self) -> int | None:
         heap = self._heap
         while heap and heap[0][2] is None:
-            self._journal.record(heapq.heappush, heap, heapq.heappop(heap))
+            self._journal.record(heappush, heap, heappop(heap))
         return heap[0][0] if heap else None
+
+    def idle_until(self, now_ms: int) -> bool:
+        """True if no entry, live or cancelled, is due at or before `now_ms`."""
+        heap = self._heap
+        return not heap or heap[0][0] > now_ms
 
     def pop_due(self, now_ms: int) -> Event | None:
         """The next live event due at or before `now_ms`, removed from the queue."""
         heap = self._heap
+        journal = self._journal
         while heap and heap[0][0] <= now_ms:
-            entry = heapq.heappop(heap)
-            self._journal.record(heapq.heappush, heap, entry)
+            entry = heappop(heap)
+            undo = journal._undo
+            if undo is not None:
+                undo.append((heappush, (heap, entry)))
             if entry[2] is not None:
                 return entry
         return None

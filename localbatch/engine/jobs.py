@@ -72,7 +72,8 @@ class SortedInts:
             maxes.append(value)
             self._len = 1
             return
-        i = bisect_left(maxes, value)
+        # The newest job is the common case: it goes last, with no bisect.
+        i = len(maxes) if value > maxes[-1] else bisect_left(maxes, value)
         if i == len(maxes):
             i -= 1
             block = blocks[i]
@@ -94,6 +95,16 @@ class SortedInts:
 
     def discard(self, value: int) -> None:
         maxes = self._maxes
+        if maxes and value == maxes[-1]:  # the newest job, or a set of one: no bisect
+            block = self._blocks[-1]
+            block.pop()
+            self._len -= 1
+            if block:
+                maxes[-1] = block[-1]
+            else:
+                self._blocks.pop()
+                maxes.pop()
+            return
         i = bisect_left(maxes, value)
         if i == len(maxes):
             return
@@ -124,6 +135,28 @@ class SortedInts:
             block = blocks[k]
             yield from block[j:] if j else block
             j = 0
+
+    def top(self, count: int, below: int | None = None) -> list[int]:
+        """Up to `count` values < `below` (all if None), largest first: what
+        `descending` yields, taken a block slice at a time (ListJobs pages)."""
+        blocks = self._blocks
+        if not blocks or count <= 0:
+            return []
+        i = len(blocks) - 1
+        end = len(blocks[i])
+        if below is not None:
+            k = bisect_left(self._maxes, below)
+            if k < len(blocks):
+                i, end = k, bisect_left(blocks[k], below)
+        out: list[int] = []
+        while True:
+            if end:  # a slice from -1 would wrap round
+                start = end - (count - len(out))
+                out += blocks[i][end - 1 : start - 1 if start > 0 else None : -1]
+            i -= 1
+            if len(out) >= count or i < 0:
+                return out
+            end = len(blocks[i])
 
     def descending(self, below: int | None = None) -> Iterator[int]:
         """Values < `below` (all if None), largest first."""
@@ -223,7 +256,12 @@ class Job:
         "outcome",  # (exit code, container reason) decided when the attempt started
         "blocked_reason",
         "blocked_since",
-        "rendered",  # (state key, ListJobs summary) cache: see api/jobs.job_summary
+        # The ListJobs summary cache (api/jobs._cache_summary), or None.
+        # lifecycle.transition clears it, and so must anything else that
+        # changes what a summary shows (flow.cancel_job, a child's move for
+        # its array parent); statusReason is also checked when it is read,
+        # since a scheduler sets a blocked reason without a transition.
+        "rendered",
     )
 
     def __init__(self, seq: int, job_id: str, arn: str, name: str, queue_arn: str, spec: JobSpec, now_ms: int) -> None:
@@ -259,7 +297,7 @@ class Job:
         self.outcome: tuple[int | None, str | None] | None = None
         self.blocked_reason: str | None = None
         self.blocked_since: int | None = None
-        self.rendered: tuple[tuple, dict[str, Any]] | None = None
+        self.rendered: tuple | None = None
 
     # -- kinds --------------------------------------------------------------
 
@@ -355,7 +393,7 @@ class JobStore:
         self.config_seen: tuple = ()
         # (configuration, queues in visiting order with their compute
         # environments): see schedulers._plan.
-        self.dispatch_plan: tuple[tuple, list[tuple[Any, list[Any]]]] | None = None
+        self.dispatch_plan: tuple[tuple, list[tuple[str, Any, list[Any]]]] | None = None
         # id(job definition data) -> (that data, the JobSpec of a submission
         # that overrides nothing): see api/jobs._spec. The data is kept so
         # its id cannot be reused.
@@ -377,15 +415,26 @@ class JobStore:
     def add(self, job: Job) -> None:
         """Register a new job (status still None; `lifecycle.create` sets it)."""
         j = self._journal
-        j.put(self.by_id, job.id, job)
-        j.put(self.by_seq, job.seq, job)
-        if job.listed_in_queue:
-            j.append(self.queue(job.queue_arn).listed, job.seq)
-        if job.is_array_parent or job.is_node:
+        queue = None
+        if job.parent is None:  # Job.listed_in_queue
+            queue = self.queues.get(job.queue_arn) or self.queue(job.queue_arn)
+            queue.listed.append(job.seq)
+        self.by_id[job.id] = job
+        self.by_seq[job.seq] = job
+        j.record(_unadd, self, queue, job)  # one undo entry for the three: this runs on every SubmitJob
+        spec = job.spec
+        if not spec.consumables or (job.parent is None and spec.array_size is not None) or "#" in job.id:
             return  # only jobs that run lock units: plain jobs, array children, MNP jobs
-        for arn, _ in job.spec.consumables or ():
+        for arn, _ in spec.consumables:
             listed = self.by_consumable.get(arn)
             if listed is None:
                 listed = []
                 j.put(self.by_consumable, arn, listed)
             j.append(listed, job.seq)
+
+
+def _unadd(store: JobStore, queue: _QueueJobs | None, job: Job) -> None:
+    del store.by_id[job.id]
+    del store.by_seq[job.seq]
+    if queue is not None:
+        queue.listed.pop()  # later appends were undone first

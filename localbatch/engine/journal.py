@@ -45,6 +45,11 @@ class Journal:
     def commit(self) -> None:
         self._undo = None
 
+    def checkpoint(self) -> None:
+        """Keep everything done so far (commit), and go on recording if active."""
+        if self._undo is not None:
+            self._undo = []
+
     def rollback(self) -> None:
         undo, self._undo = self._undo, None
         for fn, args in reversed(undo or ()):

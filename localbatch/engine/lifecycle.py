@@ -29,7 +29,8 @@ from localbatch.errors import LocalBatchError
 
 # from -> the statuses a job may move to. `None` is "not yet created":
 # submitted jobs start SUBMITTED, array children are spawned PENDING, and the
-# nodes of a multi-node job are created with it, STARTING.
+# nodes of a multi-node job are created STARTING (the main node at dispatch,
+# the others once it is RUNNING).
 TRANSITIONS: dict[str | None, frozenset[str]] = {
     None: frozenset({SUBMITTED, PENDING, STARTING}),
     SUBMITTED: frozenset({PENDING, RUNNABLE, FAILED}),
@@ -64,17 +65,35 @@ def transition(backend: Any, job: Job, to: str, reason: Any = None) -> None:
     job.status = to
     job.status_reason = reason
     job.blocked_reason = job.blocked_since = None
+    job.rendered = None
     if to == STARTING:
         job.scheduled_at = now
     elif to == RUNNING:
         job.started_at = now
     elif to in TERMINAL:
         job.stopped_at = now
-    _move(store, job, frm, to, now)
+    if parent is None:
+        # _move, inlined for a job listed in its queue: four moves per job.
+        queue = store.queues.get(job.queue_arn) or store.queue(job.queue_arn)
+        by_status = queue.by_status
+        if frm is not None:
+            by_status[frm].discard(job.seq)
+        by_status[to].add(job.seq)
+        if frm == RUNNABLE:
+            queue.runnable.discard(job.key)
+            queue.runnable_jobs.pop(job.key, None)
+        elif to == RUNNABLE:
+            queue.runnable.add(job.key)
+            queue.runnable_jobs[job.key] = job
+    else:
+        _move(store, job, frm, to, now)
     recorded = backend.config.record_timeline
     if recorded:
         store.timeline.append((now, job.id, job.name, frm, to, reason))
-    backend.journal.record(_undo, store, job, old, to, recorded)
+    # Journal.record, inlined: four transitions per job.
+    undo = backend.journal._undo
+    if undo is not None:
+        undo.append((_undo, (store, job, old, to, recorded)))
 
 
 def _move(store: Any, job: Job, frm: str | None, to: str, now: int) -> None:
@@ -93,6 +112,7 @@ def _move(store: Any, job: Job, frm: str | None, to: str, now: int) -> None:
                 summary[frm] -= 1
             summary[to] += 1
             parent.summary_at = now
+            parent.rendered = None
         if "#" in job.id:  # Job.is_node
             return  # nodes run with their job; only the job itself waits in the queue
     if frm == RUNNABLE:
@@ -117,6 +137,7 @@ def _undo(store: Any, job: Job, old: tuple, to: str, recorded: bool) -> None:
         _move(store, job, to, frm, old[7] or 0)
     (job.status, job.status_reason, job.scheduled_at, job.started_at, job.stopped_at, job.blocked_reason,
      job.blocked_since, summary_at) = old
+    job.rendered = None
     if job.parent is None:
         job.summary_at = summary_at
     else:
@@ -133,6 +154,7 @@ def _unindex(store: Any, job: Job, status: str) -> None:
             queue.by_status[status].discard(job.seq)
     elif parent.summary is not None:
         parent.summary[status] -= 1
+        parent.rendered = None
     job.status = None
 
 

@@ -492,6 +492,21 @@ def test_list_jobs_filters(batch, lb, frozen):
 # == CancelJob / TerminateJob ========================================================
 
 
+def test_a_bad_filter_is_refused_whatever_the_scope_holds(batch):
+    """§6.1: filter names are checked even when nothing would be filtered:
+    an empty queue, or an array job's children (which filters do not apply to)."""
+    environment(batch)
+    bad = [{"name": "job_name", "values": ["a"]}]
+    with pytest.raises(batch.exceptions.ClientException) as e:
+        batch.list_jobs(jobQueue="q", filters=bad)
+    assert "Invalid filter name job_name" in client_error(e)
+    parent = submit(batch, arrayProperties={"size": 2})
+    with pytest.raises(batch.exceptions.ClientException) as e:
+        batch.list_jobs(arrayJobId=parent, filters=bad)
+    assert "Invalid filter name job_name" in client_error(e)
+    assert batch.list_jobs(jobQueue="q", filters=[{"name": "JOB_NAME", "values": ["none"]}])["jobSummaryList"] == []
+
+
 def test_cancel_by_state(batch, lb):
     environment(batch, max_vcpus=1)
     lb.on_job("*", duration=None)

@@ -36,17 +36,11 @@ def job_event(backend: Any, delay_ms: int, action: Callable[..., Any], *args: An
     (hundreds of thousands) from the rare resource events that may change
     what the scheduler sees.
     """
-    return backend.schedule_in(delay_ms, _marked, backend, action, args)
+    return backend.events.schedule(backend.now_ms + delay_ms, _marked, backend, action, args)
 
 
 def _marked(backend: Any, action: Callable[..., Any], args: tuple) -> None:
-    action(*args)
-    backend.jobs.own_event = True
-    _checkpoint(backend.journal)
-
-
-def _checkpoint(journal: Any) -> None:
-    """Keep what this event did: each job event is atomic on its own.
+    """Run a job event, then keep what it did: each job event is atomic on its own.
 
     A tick may run a million job events at one timestamp (100,000 jobs
     ending at the same millisecond); an undo log spanning all of them costs
@@ -54,9 +48,9 @@ def _checkpoint(journal: Any) -> None:
     still returns the engine to an event boundary, with that event (and its
     place in the queue) restored.
     """
-    if journal.active:  # inside a tick
-        journal.commit()
-        journal.begin()
+    action(*args)
+    backend.jobs.own_event = True
+    backend.journal.checkpoint()  # a no-op outside a tick
 
 
 def after_event(backend: Any) -> None:
@@ -74,8 +68,14 @@ def after_event(backend: Any) -> None:
 def _configuration(backend: Any) -> tuple:
     # Stored data is copy-on-write: an update shows as a new dict object. The
     # objects themselves are kept (not their ids, which a freed dict may hand
-    # on to its replacement).
-    return (*map(_DATA, backend.job_queues), *map(_DATA, backend.compute_environments))
+    # on to its replacement). Every dispatch pass reads it, so the tables'
+    # creation-order index is walked at C speed rather than through
+    # Table.__iter__, which copies it for callers that change the table.
+    queues, environments = backend.job_queues, backend.compute_environments
+    return (
+        *map(_DATA, map(queues._by_seq.__getitem__, queues._seqs)),
+        *map(_DATA, map(environments._by_seq.__getitem__, environments._seqs)),
+    )
 
 
 _DATA = attrgetter("data")
@@ -98,25 +98,29 @@ def _dispatch_pass(backend: Any) -> None:
     # configuration it starts from is the one it leaves seen.
     config = _configuration(backend)
     queues = store.queues
-    for queue, attached in _plan(backend, config):
-        jobs = queues.get(queue.arn)
+    for arn, queue, attached in _plan(backend, config):
+        jobs = queues.get(arn)
         if jobs is None or (not jobs.runnable and jobs.blocked_job is None):
-            continue
-        if queue.data.get("status") in ("DELETING", "DELETED"):
             continue
         scheduler_for(queue).dispatch(backend, queue, jobs, attached)
     if not unchanged(config, store.config_seen):
         journal.set(store, "config_seen", config)
 
 
-def _plan(backend: Any, config: tuple) -> list[tuple[Any, list[Any]]]:
-    """(queue, its attached compute environments) in visiting order. It
-    follows from the configuration alone, so it is worked out again only
-    when that changes; derived data, not journaled."""
+def _plan(backend: Any, config: tuple) -> list[tuple[str, Any, list[Any]]]:
+    """(queue ARN, queue, its attached compute environments) in visiting
+    order, leaving out queues being deleted. It follows from the
+    configuration alone, so it is worked out again only when that changes;
+    derived data, not journaled."""
     store = backend.jobs
     plan = store.dispatch_plan
     if plan is None or not unchanged(config, plan[0]):
-        plan = (config, [(q, fifo._attached(backend, q)) for q in _queues_in_order(backend)])
+        visits = [
+            (q.arn, q, fifo._attached(backend, q))
+            for q in _queues_in_order(backend)
+            if q.data.get("status") not in ("DELETING", "DELETED")
+        ]
+        plan = (config, visits)
         store.dispatch_plan = plan
     return plan[1]
 

@@ -1,0 +1,154 @@
+"""What the per-call cost work on container jobs must not change (issue 3):
+a ListJobs summary kept between calls follows every change of its job, and
+a job evaluated within its SubmitJob call moves exactly as one evaluated by
+the next event would."""
+
+from __future__ import annotations
+
+import pytest
+
+from localbatch.engine import flow
+from tests.api.test_jobs import describe, environment, frozen, job_definition, submit
+from tests.api.test_jobs_scheduling import timeline
+
+__all__ = ["frozen"]
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+
+def _summaries(batch, status):
+    return {s["jobName"]: s for s in batch.list_jobs(jobQueue="q", jobStatus=status)["jobSummaryList"]}
+
+
+# == kept summaries follow the job ==================================================
+
+
+def test_a_listed_job_that_becomes_the_blocked_head_shows_its_reason(batch, lb):
+    environment(batch, max_vcpus=2)
+    job_definition(batch, name="big", vcpus="4")  # never fits: a blocked head (spec §2.9)
+    first = submit(batch, name="first", definition="big")
+    submit(batch, name="second", definition="big")
+    lb.run_until_idle()
+    listed = _summaries(batch, "RUNNABLE")
+    assert listed["first"]["statusReason"].startswith("MISCONFIGURATION:")
+    assert "statusReason" not in listed["second"]  # only the head is blocked
+    batch.cancel_job(jobId=first, reason="out of the way")
+    lb.run_until_idle()
+    # `second` did not move: only the scheduler gave it a reason.
+    (second,) = _summaries(batch, "RUNNABLE").values()
+    assert second["jobName"] == "second" and second["statusReason"].startswith("MISCONFIGURATION:")
+
+
+def test_a_listed_job_cancelled_while_it_waits_shows_it(batch, lb):
+    environment(batch)
+    lb.on_job("held", duration=None)
+    held = submit(batch, name="held")
+    submit(batch, name="waiter", dependsOn=[{"jobId": held}])
+    lb.run_until_idle()
+    assert _summaries(batch, "PENDING")["waiter"]["isCancelled"] is False
+    waiter = _summaries(batch, "PENDING")["waiter"]["jobId"]
+    batch.cancel_job(jobId=waiter, reason="no longer needed")
+    # Still PENDING until its dependency ends (spec §2.8), but cancelled now.
+    assert _summaries(batch, "PENDING")["waiter"]["isCancelled"] is True
+    assert describe(batch, waiter)["isCancelled"] is True
+
+
+def test_a_cancelled_array_parent_shows_it_in_its_summary(batch, lb):
+    environment(batch, max_vcpus=1)
+    lb.on_job("*", duration=None)
+    parent = submit(batch, name="arr", arrayProperties={"size": 3})
+    lb.run_until_idle()
+    assert _summaries(batch, "PENDING")["arr"]["isCancelled"] is False
+    batch.cancel_job(jobId=parent, reason="stop")
+    assert _summaries(batch, "PENDING")["arr"]["isCancelled"] is True
+
+
+def test_a_page_of_summaries_is_the_newest_jobs_in_order(batch, lb):
+    environment(batch, max_vcpus=8)
+    names = [f"j{i}" for i in range(25)]
+    for name in names:
+        submit(batch, name=name)
+    lb.run_until_idle()
+    pages, token = [], None
+    while True:
+        kwargs = {"nextToken": token} if token else {}
+        out = batch.list_jobs(jobQueue="q", jobStatus="SUCCEEDED", maxResults=7, **kwargs)
+        pages.append([s["jobName"] for s in out["jobSummaryList"]])
+        token = out.get("nextToken")
+        if token is None:
+            break
+    assert [len(p) for p in pages] == [7, 7, 7, 4]
+    assert [n for p in pages for n in p] == names[::-1]
+
+
+# == a submission evaluated within its call ===========================================
+
+
+def test_jobs_submitted_in_one_millisecond_keep_the_event_timeline(batch, lb):
+    environment(batch, max_vcpus=1)
+    lb.on_job("*", duration=5)
+    for name in ("a", "b", "c"):
+        submit(batch, name=name)
+    lb.run_until_idle()
+    assert timeline(lb) == [
+        "0 a ->SUBMITTED",
+        "0 a SUBMITTED>RUNNABLE",
+        "0 a RUNNABLE>STARTING",
+        "0 a STARTING>RUNNING",
+        "0 b ->SUBMITTED",
+        "0 b SUBMITTED>RUNNABLE",
+        "0 c ->SUBMITTED",
+        "0 c SUBMITTED>RUNNABLE",
+        "5 a RUNNING>SUCCEEDED | Essential container in task exited",
+        "5 b RUNNABLE>STARTING",
+        "5 b STARTING>RUNNING",
+        "10 b RUNNING>SUCCEEDED | Essential container in task exited",
+        "10 c RUNNABLE>STARTING",
+        "10 c STARTING>RUNNING",
+        "15 c RUNNING>SUCCEEDED | Essential container in task exited",
+    ]
+
+
+def test_a_submission_waits_for_events_already_due(lb, batch):
+    """Events already due when a job is submitted come first: its evaluation
+    stays an event behind them."""
+    environment(batch)
+    lb.on_job("*", duration=None)
+    backend = lb.backend()
+    first = submit(batch, name="first")  # evaluated in its call: its dispatch pass is due now
+    assert backend.jobs.get(first).status == "RUNNABLE" and not backend.events.idle_until(backend.now_ms)
+    job = backend.jobs.get(first)
+    second = type(job)(backend.next_seq(), "second-id", job.arn + "-2", "second", job.queue_arn, job.spec,
+                       backend.now_ms)
+    flow.submit(backend, second, in_call=True)
+    assert second.status == "SUBMITTED" and second.event is not None
+    backend.run_until(backend.now_ms)
+    assert timeline(lb)[-6:] == [
+        "0 second ->SUBMITTED",
+        "0 first RUNNABLE>STARTING",
+        "0 second SUBMITTED>RUNNABLE",
+        "0 first STARTING>RUNNING",
+        "0 second RUNNABLE>STARTING",
+        "0 second STARTING>RUNNING",
+    ]
+
+
+def test_engine_submissions_are_evaluated_by_events(lb, batch):
+    """Outside a call nothing promises that the due events run next: jobs
+    stored one after another are all SUBMITTED before any is evaluated."""
+    environment(batch)
+    lb.on_job("*", duration=None)
+    backend = lb.backend()
+    template = backend.jobs.get(submit(batch, name="template"))
+    lb.run_until_idle()
+    jobs = []
+    for name in ("x", "y"):
+        job = type(template)(backend.next_seq(), f"{name}-id", f"{template.arn}-{name}", name, template.queue_arn,
+                             template.spec, backend.now_ms)
+        flow.submit(backend, job)
+        jobs.append(job)
+    assert [job.status for job in jobs] == ["SUBMITTED", "SUBMITTED"]
+    backend.run_until(backend.now_ms)
+    assert timeline(lb, names={"x", "y"})[:4] == [
+        "0 x ->SUBMITTED", "0 y ->SUBMITTED", "0 x SUBMITTED>RUNNABLE", "0 y SUBMITTED>RUNNABLE",
+    ]
