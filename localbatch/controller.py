@@ -8,6 +8,7 @@ calls; the test asks it to move time.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any, Callable
 
 from localbatch import service_model
@@ -15,7 +16,7 @@ from localbatch.api import OPERATIONS
 from localbatch.api._common import clone
 from localbatch.clock import Clock, seconds_to_ms
 from localbatch.config import EngineConfig
-from localbatch.engine import executors, service_lifecycle
+from localbatch.engine import executors, faults, service_lifecycle
 from localbatch.engine.backend import Backend
 from localbatch.engine.executors import JobRule, JobRun
 from localbatch.engine.lifecycle import timeline_rows
@@ -216,7 +217,9 @@ class LocalBatch:
 
     def fail_host(self, job_id: str) -> None:
         """End the STARTING/RUNNING attempt of `job_id` as a lost EC2 host
-        (statusReason `Host EC2 (instance i-...) terminated.`); retry rules apply."""
+        (statusReason `Host EC2 (instance i-...) terminated.`); retry rules apply.
+        On a node of a multi-node job other than its main node (`<id>#<n>`)
+        only that node ends, FAILED, and the job runs on (spec §2.5)."""
 
         def fail(backend: Backend, job: Any) -> None:
             if isinstance(job, ServiceJob):
@@ -224,6 +227,59 @@ class LocalBatch:
             executors.fail_host(backend, job)
 
         self._job_action(job_id, fail)
+
+    # -- capacity faults (engine/faults.py, spec §2.9) ---------------------------
+
+    def insufficient_capacity(
+        self, environment: str, instance_types: Iterable[str] | str | None = None, *, region: str | None = None
+    ) -> None:
+        """From now on, AWS has no instances of `instance_types` (None: of any
+        type) for the compute or service environment `environment` (name or
+        ARN) in `region`; calls add to what it is already short of.
+
+        Nothing of those types is placed there. A container job goes to the
+        next compute environment of its queue that has room and instances; a
+        queue head that only short environments had room for stays RUNNABLE
+        with statusReason `CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service
+        cannot fulfill the capacity requested for instance type [<type>]`
+        (describe/list show it; a `jobStateTimeLimitActions` entry for that
+        reason cancels, or for service queues terminates, it after
+        `maxTimeSeconds`). A container job uses the first of the compute
+        environment's `instanceTypes` that is not short, as written
+        (`optimal`, `m5`, `m5.large`...); Fargate environments use `FARGATE`
+        / `FARGATE_SPOT`, unmanaged ones `UNMANAGED`. A service job uses the
+        InstanceTypes of its ResourceConfig. A name that both a compute and a
+        service environment have means the compute environment (pass the
+        ARN for the other). Raises LocalBatchError for an unknown environment
+        or instance types that are not strings.
+        """
+        types = _instance_types(instance_types)
+        self._fault_action(
+            region, environment, lambda backend, arn: faults.declare(backend, arn, types), "insufficient_capacity"
+        )
+
+    def restore_capacity(self, environment: str, *, region: str | None = None) -> None:
+        """Undo every `insufficient_capacity` of `environment` (name or ARN):
+        heads waiting for its instances start at once, within this call.
+        Restoring an environment that is not short changes nothing."""
+        self._fault_action(region, environment, faults.lift, "restore_capacity")
+
+    def _fault_action(
+        self, region: str | None, environment: str, action: Callable[[Backend, str], None], what: str
+    ) -> None:
+        with self.lock:
+            now = self.clock.now_ms()
+            self._run_all(now)
+            backend = self.backend(region)
+            arn = _environment_arn(backend, environment, what)
+            backend.journal.begin()
+            try:
+                action(backend, arn)
+            except BaseException:
+                backend.journal.rollback()
+                raise
+            backend.journal.commit()
+            self._tick(backend, now)
 
     def timeline(self, region: str | None = None) -> list[dict[str, Any]]:
         """Every job transition so far, in order: dicts with job_id, job_name,
@@ -288,6 +344,31 @@ class LocalBatch:
             if job is not None:
                 return backend, job
         raise LocalBatchError(f"no job {job_id} in this localbatch patch")
+
+
+def _environment_arn(backend: Backend, environment: Any, what: str) -> str:
+    found = None
+    if isinstance(environment, str):
+        found = backend.compute_environments.get(environment) or backend.service_environments.get(environment)
+    if found is None:
+        raise LocalBatchError(
+            f"{what}: no compute environment or service environment {environment!r} in region {backend.region}"
+        )
+    return found.arn
+
+
+def _instance_types(given: Any) -> frozenset[str] | None:
+    if given is None:
+        return None
+    try:
+        types = (given,) if isinstance(given, str) else tuple(given)
+    except TypeError:
+        types = ()
+    if not types or not all(isinstance(kind, str) and kind for kind in types):
+        raise LocalBatchError(
+            f"insufficient_capacity: instance_types must be instance type names (or None for every type), got {given!r}"
+        )
+    return frozenset(types)
 
 
 def _completer(job: Any) -> Callable[..., None]:

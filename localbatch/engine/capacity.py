@@ -5,7 +5,8 @@ The capacity unit is the vCPU: a job's VCPU resource requirement (or legacy
 limit) of an EKS pod, Σ over the nodes of a multi-node job. A compute
 environment holds jobs while the vCPUs of its STARTING + RUNNING jobs stay
 within `maxvCpus` (UNMANAGED: `unmanagedvCpus`, or unlimited when unset).
-Memory and GPU are not placed (instance types are not modelled).
+Memory and GPU are not placed (instance types are not modelled, except to
+name what a test declared short: engine/faults.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from localbatch.engine import faults
 from localbatch.engine.jobs import Job
 
 UNLIMITED = math.inf
@@ -149,6 +151,36 @@ def never_fits(backend: Any, job: Job, attached: list[Any]) -> str | None:
     if vcpus > max(capacity(ce) for ce in hosts):
         return BLOCKED_MAX_RESOURCE
     return None
+
+
+def short_for(backend: Any, ce: Any) -> str | None:
+    """The CAPACITY reason if a test declared `ce` short of every instance
+    type it launches (engine/faults.py), else None. Free when nothing is short."""
+    if not backend.shortages:
+        return None
+    return faults.compute_environment_short(backend, ce)
+
+
+def shortage(backend: Any, job: Job, attached: list[Any]) -> str | None:
+    """The CAPACITY reason of a head job that was not placed only because
+    the compute environments with room for it are short of instances
+    (spec §2.9 [proposed]): the first such environment's, in `order`."""
+    if not backend.shortages or not consumables_available(backend, job):
+        return None
+    vcpus = job.spec.vcpus
+    for ce in attached:
+        if usable(ce) and can_host(ce, job) and free(backend, ce) >= vcpus:
+            reason = short_for(backend, ce)
+            if reason is not None:
+                return reason
+    return None
+
+
+def blocked_reason(backend: Any, job: Job, attached: list[Any]) -> str | None:
+    """The statusReason a head job that could not be placed shows while it
+    waits (spec §2.9): a MISCONFIGURATION when it can never fit, else the
+    injected capacity shortage that stopped it, else None."""
+    return never_fits(backend, job, attached) or shortage(backend, job, attached)
 
 
 # -- consumable resources (spec §3.4) ---------------------------------------------

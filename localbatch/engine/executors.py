@@ -14,6 +14,17 @@ An attempt ends one of five ways: its duration runs out, `lb.complete`,
 TerminateJob (exit code 143, never retried). A non-zero end is retried
 while attempts remain and `evaluateOnExit` says RETRY.
 
+A multi-node job's attempt is its main node's (spec §2.5): the job and its
+main node go STARTING at dispatch (capacity for every node is held from
+then on); when the main node is RUNNING the other nodes launch, STARTING
+for `starting_seconds`, then RUNNING. The rule's end (or `lb.complete` /
+`lb.fail_host` on the job or its main node) ends the job: nodes still
+running are stopped with it. `lb.complete` or `lb.fail_host` on another
+node (`<id>#<n>`) ends only that node, which keeps its own status and exit
+code when the job ends later. A retry starts every node again, in the same
+order. A rule's `run` and the subprocess executor run the main node's
+container.
+
 With `patch(executor="subprocess")` the job's command (Ref:: substituted,
 exec'd without a shell) runs as a real local process when the attempt goes
 RUNNING, and its exit code replaces the rule's (see `run_process`).
@@ -28,6 +39,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import uuid
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -141,6 +153,8 @@ def container_of(job: Job) -> dict[str, Any]:
 
 
 def batch_environment(job: Job, attempt: int, ce_arn: str | None) -> dict[str, str]:
+    """The container's environment plus the AWS_BATCH_* variables of spec
+    §2.11. A multi-node job stands for its main node."""
     container = container_of(job)
     env = {v["name"]: v.get("value", "") for v in container.get("environment") or ()}
     env["AWS_BATCH_CE_NAME"] = (ce_arn or "").rpartition("/")[2]
@@ -153,13 +167,26 @@ def batch_environment(job: Job, attempt: int, ce_arn: str | None) -> dict[str, s
     nodes = job.spec.node_properties
     if nodes is not None:
         main = nodes["mainNode"]
-        index = job.index if job.is_node else main
+        index = node_index(job)
+        env["AWS_BATCH_JOB_ID"] = f"{multinode_job(job).id}#{index}"
         env["AWS_BATCH_JOB_MAIN_NODE_INDEX"] = str(main)
         env["AWS_BATCH_JOB_NODE_INDEX"] = str(index)
         env["AWS_BATCH_JOB_NUM_NODES"] = str(nodes["numNodes"])
         if index != main:
-            env["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"] = main_node_address(job.parent or job)
+            env["AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"] = main_node_address(multinode_job(job))
+    if job.spec.eks_properties is not None:
+        env["AWS_BATCH_JOB_KUBERNETES_NODE_UID"] = kubernetes_node_uid(job, attempt)
     return env
+
+
+def multinode_job(job: Job) -> Job:
+    """The multi-node job of a node (a multi-node job is its own)."""
+    return job.parent if job.is_node else job
+
+
+def node_index(job: Job) -> int:
+    """The node a multi-node job's node is; the job itself is its main node."""
+    return job.index if job.is_node else job.spec.node_properties["mainNode"]
 
 
 def main_node_address(job: Job) -> str:
@@ -167,14 +194,25 @@ def main_node_address(job: Job) -> str:
     return f"10.0.{digits >> 8}.{(digits & 0xFF) or 1}"
 
 
+def kubernetes_node_uid(job: Job, attempt: int) -> str:
+    """The UID of the Kubernetes node an EKS attempt's pod runs on: derived
+    from the job id (itself from the seeded backend.ids), so it is the same
+    on every run without drawing from, and shifting, the id stream."""
+    return str(uuid.UUID(hex=derived_hex(job.id, f"kubernetes-node/{attempt}", 32), version=4))
+
+
 def job_run(job: Job) -> JobRun:
+    """What `job`'s container sees; a multi-node job's is its main node's."""
     container = container_of(job)
     attempt = job.attempts[-1]
     nodes = job.spec.node_properties
+    job_id, job_arn = job.id, job.arn
+    if nodes is not None and not job.is_node:
+        job_id, job_arn = f"{job.id}#{nodes['mainNode']}", f"{job.arn}#{nodes['mainNode']}"
     return JobRun(
-        job_id=job.id,
+        job_id=job_id,
         job_name=job.name,
-        job_arn=job.arn,
+        job_arn=job_arn,
         job_queue=job.queue_arn,
         compute_environment=attempt.compute_environment,
         attempt=attempt.number,
@@ -182,13 +220,14 @@ def job_run(job: Job) -> JobRun:
         environment=batch_environment(job, attempt.number, attempt.compute_environment),
         parameters=dict(job.spec.parameters or {}),
         image=container.get("image"),
-        vcpus=job.spec.vcpus,
+        # A multi-node job's vCPUs are all its nodes'; one container has its node's.
+        vcpus=job.spec.vcpus if nodes is None else capacity.container_vcpus(container) or 1.0,
         array_index=job.index if job.is_array_child else None,
         array_size=job.spec.array_size if job.is_array_child else None,
-        node_index=nodes["mainNode"] if nodes is not None else None,
+        node_index=node_index(job) if nodes is not None else None,
         num_nodes=nodes["numNodes"] if nodes is not None else None,
         main_node_index=nodes["mainNode"] if nodes is not None else None,
-        tags=dict((job.parent.tags if job.is_array_child else job.tags) or {}),
+        tags=dict((job.parent.tags if job.parent is not None else job.tags) or {}),
     )
 
 
@@ -203,7 +242,7 @@ def start_attempt(backend: Any, job: Job, ce: Any) -> None:
     journal.append(job.attempts, Attempt(len(job.attempts) + 1, ce.arn))
     transition(backend, job, STARTING)
     if job.is_multinode:
-        _start_nodes(backend, job, ce.arn)
+        _start_main_node(backend, job, ce.arn)
     delay = _ms(backend.config.starting_seconds)
     journal.set(job, "event", job_event(backend, delay, _now_running, backend, job))
 
@@ -228,9 +267,11 @@ def _now_running(backend: Any, job: Job) -> None:
     parent = job.parent
     if parent is not None and parent.started_at is None:
         journal.set(parent, "started_at", now)
-    for node in job.children if job.is_multinode else ():
-        journal.set(node.attempts[-1], "started_at", now)
-        transition(backend, node, RUNNING)
+    if job.is_multinode:
+        main = _node(backend, job, job.spec.node_properties["mainNode"])
+        journal.set(main.attempts[-1], "started_at", now)
+        transition(backend, main, RUNNING)
+        _launch_nodes(backend, job)
     duration = backend.config.job_duration if rule is None else rule.duration
     exit_code, reason = (0, None) if rule is None else (rule.exit_code, rule.reason)
     if rule is not None and rule.run is not None:
@@ -439,8 +480,8 @@ def end_attempt(
     else:
         to = FAILED
     for node in job.children if job.is_multinode else ():
-        _close(backend, node.attempts[-1], exit_code, reason, status_reason)
-        transition(backend, node, to, None if to == RUNNABLE else status_reason)
+        if node.status not in TERMINAL:  # a node that ended alone keeps its own end
+            _stop_node(backend, node, to, exit_code, reason, status_reason)
     journal.set(job, "outcome", None)
     transition(backend, job, to, None if to == RUNNABLE else status_reason)
     if to in TERMINAL:
@@ -466,36 +507,141 @@ def _reopen(attempt: Attempt, stopped_at: Any, exit_code: Any, reason: Any, stat
 
 
 def _cancel_timers(backend: Any, job: Job) -> None:
-    if job.event is not None:
-        backend.events.cancel(job.event)
-        backend.journal.set(job, "event", None)
+    _cancel_event(backend, job)
     if job.timeout_event is not None:
         backend.events.cancel(job.timeout_event)
         backend.journal.set(job, "timeout_event", None)
 
 
-def _start_nodes(backend: Any, job: Job, ce_arn: str) -> None:
-    from localbatch.engine.jobs import Job as NodeJob
+# -- the nodes of a multi-node job (spec §2.5) ----------------------------------------------
 
-    journal = backend.journal
-    number = len(job.attempts)
+
+def _cancel_event(backend: Any, job: Job) -> None:
+    if job.event is not None:
+        backend.events.cancel(job.event)
+        backend.journal.set(job, "event", None)
+
+
+def _start_main_node(backend: Any, job: Job, ce_arn: str) -> None:
+    """At dispatch only the main node starts; the others wait for it to run.
+
+    On the first dispatch every node's creation seq is taken at once, in
+    node order, so nodes created later still list (ListJobs pages by seq)
+    in node order."""
+    attempt = Attempt(len(job.attempts), ce_arn)
+    main = job.spec.node_properties["mainNode"]
     if job.children is None:
-        nodes = []
-        for index in range(job.spec.node_properties["numNodes"]):
-            node = NodeJob(
-                backend.next_seq(), f"{job.id}#{index}", f"{job.arn}#{index}", job.name, job.queue_arn, job.spec,
-                backend.now_ms,
-            )
-            node.parent = job
-            node.index = index
-            node.attempts.append(Attempt(number, ce_arn))
-            create(backend, node, STARTING)
-            nodes.append(node)
-        journal.set(job, "children", nodes)
+        first = backend.next_seq()
+        for _ in range(1, job.spec.node_properties["numNodes"]):
+            backend.next_seq()
+        backend.journal.set(job, "children", [_new_node(backend, job, first + main, main, attempt)])
         return
-    for node in job.children:
-        journal.append(node.attempts, Attempt(number, ce_arn))
-        transition(backend, node, STARTING)
+    # The main node never ends alone (it ends its job), so it is there to restart.
+    node = _node(backend, job, main)
+    backend.journal.append(node.attempts, attempt)
+    transition(backend, node, STARTING)
+
+
+def _launch_nodes(backend: Any, job: Job) -> None:
+    """The main node is RUNNING: every other node goes STARTING, then RUNNING
+    `starting_seconds` later (spec §2.5; in node order, which AWS leaves
+    random)."""
+    journal = backend.journal
+    main = job.spec.node_properties["mainNode"]
+    main_node = _node(backend, job, main)
+    first = main_node.seq - main
+    ce_arn = job.attempts[-1].compute_environment
+    delay = _ms(backend.config.starting_seconds)
+    nodes = []
+    for index in range(job.spec.node_properties["numNodes"]):
+        if index == main:
+            nodes.append(main_node)
+            continue
+        attempt = Attempt(len(job.attempts), ce_arn)
+        node = backend.jobs.get(f"{job.id}#{index}")
+        if node is None:
+            node = _new_node(backend, job, first + index, index, attempt)
+        else:
+            node = _restart_node(backend, job, node, attempt)
+        journal.set(node, "event", job_event(backend, delay, _node_running, backend, node))
+        nodes.append(node)
+    journal.set(job, "children", nodes)
+
+
+def _node_running(backend: Any, node: Job) -> None:
+    backend.journal.set(node, "event", None)
+    if node.status == STARTING:
+        backend.journal.set(node.attempts[-1], "started_at", backend.now_ms)
+        transition(backend, node, RUNNING)
+
+
+def _node(backend: Any, job: Job, index: int) -> Job:
+    return backend.jobs.get(f"{job.id}#{index}")
+
+
+def _new_node(backend: Any, job: Job, seq: int, index: int, attempt: Attempt) -> Job:
+    node = Job(seq, f"{job.id}#{index}", f"{job.arn}#{index}", job.name, job.queue_arn, job.spec, backend.now_ms)
+    node.parent = job
+    node.index = index
+    node.attempts.append(attempt)
+    create(backend, node, STARTING)
+    return node
+
+
+def _restart_node(backend: Any, job: Job, node: Job, attempt: Attempt) -> Job:
+    """A node of an earlier attempt starts this one: the node itself, or,
+    when it ended alone, its stand-in (see _node_anew)."""
+    if node.status in TERMINAL:
+        return _node_anew(backend, job, node, attempt)
+    backend.journal.append(node.attempts, attempt)
+    transition(backend, node, STARTING)
+    return node
+
+
+def _node_anew(backend: Any, job: Job, node: Job, attempt: Attempt) -> Job:
+    """A node that ended alone in the last attempt starts this one over.
+
+    A final status has no way out (lifecycle.TRANSITIONS), so the node is
+    registered again under its own id, seq and creation time, with its
+    attempts so far: to DescribeJobs and ListJobs it is the same node, and
+    the timeline shows it created again, STARTING.
+    """
+    fresh = Job(node.seq, node.id, node.arn, node.name, node.queue_arn, node.spec, node.created_at)
+    fresh.parent = job
+    fresh.index = node.index
+    fresh.attempts = [*node.attempts, attempt]
+    # Undone last, after JobStore.add's undo dropped the id: the node that
+    # ended is indexed again.
+    backend.journal.record(_index_again, backend.jobs, node)
+    create(backend, fresh, STARTING)
+    return fresh
+
+
+def _index_again(store: Any, node: Job) -> None:
+    store.by_id[node.id] = node
+    store.by_seq[node.seq] = node
+
+
+def _stop_node(
+    backend: Any, node: Job, to: str, exit_code: int | None, reason: str | None, status_reason: str
+) -> None:
+    """The attempt of `node`'s job ended with status `to`: the node stops with it.
+
+    The main node, and nodes that were RUNNING, end as the job does. A node
+    still STARTING never ran: it cannot have succeeded, so it ends FAILED
+    (RUNNABLE on a retry), without an exit code. A node still RUNNABLE from
+    an earlier attempt was not launched in this one and has no attempt open."""
+    _cancel_event(backend, node)
+    if node.status == RUNNABLE:
+        if to == FAILED:
+            transition(backend, node, FAILED, status_reason)
+        return
+    if node.status == STARTING and not _is_main_node(node):
+        exit_code = reason = None
+        if to == SUCCEEDED:
+            to = FAILED
+    _close(backend, node.attempts[-1], exit_code, reason, status_reason)
+    transition(backend, node, to, None if to == RUNNABLE else status_reason)
 
 
 # -- retry strategy (spec §2.6) -----------------------------------------------------------
@@ -540,23 +686,53 @@ def terminate(backend: Any, job: Job, reason: str) -> None:
 
 
 def fail_host(backend: Any, job: Job) -> None:
-    """The instance under the attempt is lost; retry rules apply."""
+    """The instance under the attempt is lost; retry rules apply. On a
+    multi-node job's node other than its main node only that node ends
+    (spec §2.5: a child dying alone changes nothing else); on the main node,
+    or the job, the whole attempt does."""
     _running_job(job, "fail_host")
-    job = job.parent if job.is_node else job
-    instance = "i-" + derived_hex(job.id, f"instance/{len(job.attempts)}", 17)
-    end_attempt(backend, job, exit_code=None, reason=None, status_reason=f"Host EC2 (instance {instance}) terminated.")
+    if job.is_node and not _is_main_node(job):
+        _end_node(backend, job, None, None, host_lost(job.parent, job))
+        return
+    job = multinode_job(job)
+    end_attempt(backend, job, exit_code=None, reason=None, status_reason=host_lost(job, job))
+
+
+def host_lost(job: Job, host: Job) -> str:
+    """The statusReason of a lost instance; each node runs on its own
+    instance, the main node on its job's."""
+    instance = "i-" + derived_hex(host.id, f"instance/{len(job.attempts)}", 17)
+    return f"Host EC2 (instance {instance}) terminated."
 
 
 def complete(backend: Any, job: Job, exit_code: int, reason: str | None) -> None:
-    """End a RUNNING attempt now, as if its container exited with `exit_code`."""
+    """End a RUNNING attempt now, as if its container exited with `exit_code`.
+
+    On the main node of a multi-node job (or the job itself) the job ends
+    as its main node did (spec §2.5); on another node only that node ends,
+    and the job runs on."""
     _running_job(job, "complete", RUNNING)
-    job = job.parent if job.is_node else job
+    if job.is_node and not _is_main_node(job):
+        _end_node(backend, job, exit_code, reason, ESSENTIAL_EXITED)
+        return
+    job = multinode_job(job)
     end_attempt(backend, job, exit_code=exit_code, reason=reason, status_reason=ESSENTIAL_EXITED)
+
+
+def _is_main_node(node: Job) -> bool:
+    return node.index == node.spec.node_properties["mainNode"]
+
+
+def _end_node(backend: Any, node: Job, exit_code: int | None, reason: str | None, status_reason: str) -> None:
+    """A non-main node's container exited, or its instance was lost: that
+    node ends, nothing else does (spec §2.5). Its capacity stays held until
+    the job ends."""
+    _cancel_event(backend, node)  # lost while STARTING
+    _close(backend, node.attempts[-1], exit_code, reason, status_reason)
+    transition(backend, node, SUCCEEDED if exit_code == 0 else FAILED, status_reason)
 
 
 def _running_job(job: Job, what: str, *statuses: str) -> None:
     allowed = statuses or tuple(ACTIVE)
-    if job.is_node and job.index != job.spec.node_properties["mainNode"]:
-        raise LocalBatchError(f"{what}({job.id!r}): only the main node of a multi-node job decides how it ends")
     if job.status not in allowed:
         raise LocalBatchError(f"{what}({job.id!r}): the job is {job.status}, not {' or '.join(sorted(allowed))}")

@@ -2,10 +2,10 @@
 
 It only reads. A RUNNABLE job is explained with the scheduler's own
 predicates (`fifo._attached`, `fifo._place`, `capacity.never_fits`,
-`capacity.consumables_available`) applied to the state the last dispatch
-pass saw: a pass runs whenever something a scheduler reads changes, and the
-controller runs every due event before explaining, so a RUNNABLE job is
-exactly one the pass could not place. A scheduler module may offer its own
+`capacity.short_for`, `capacity.consumables_available`) applied to the
+state the last dispatch pass saw: a pass runs whenever something a
+scheduler reads changes, and the controller runs every due event before
+explaining, so a RUNNABLE job is exactly one the pass could not place. A scheduler module may offer its own
 `explain_runnable(backend, queue, jobs, job) -> str | None` (a fair-share
 queue orders jobs differently); FIFO's order is the fallback.
 
@@ -196,6 +196,11 @@ def _why_not_placed(backend: Any, queue: Any, job: Job, attached: list[Any]) -> 
                 f"compute environment {ce.name} has {_number(capacity.free(backend, ce))} of "
                 f"{_number(capacity.capacity(ce))} free"
             )
+        elif (short := capacity.short_for(backend, ce)) is not None:
+            parts.append(
+                f"compute environment {ce.name} has the vCPUs but no instances to launch: {short} "
+                "(injected with lb.insufficient_capacity)"
+            )
         else:  # room for the vCPUs: the consumable resources are short (fifo._place stops here)
             return (
                 f"waiting for consumable resource units: {_consumables_short(backend, job)} "
@@ -234,26 +239,32 @@ def _active(backend: Any, job: Job) -> str:
     attempt = job.attempts[-1]
     where = _name(attempt.compute_environment)
     of = f"attempt {attempt.number} of {_attempts_allowed(job)}"
+    # The main node's timers are its job's: the job ends when it exits (spec §2.5).
+    timed = job
     if job.is_node:
-        role = "main node" if job.index == job.spec.node_properties["mainNode"] else "node"
-        of = f"{role} {job.index} of multi-node job {job.parent.id}, {of}"
+        is_main = job.index == job.spec.node_properties["mainNode"]
+        of = f"{'main node' if is_main else 'node'} {job.index} of multi-node job {job.parent.id}, {of}"
+        if is_main:
+            timed = job.parent
     if job.status == STARTING:
         text = f"STARTING on {where} since {iso(job.scheduled_at)}, {of}"
-        if job.event is not None:
-            text += f"; RUNNING at {iso(job.event[0])}"
+        if timed.event is not None:
+            text += f"; RUNNING at {iso(timed.event[0])}"
+        if job.is_multinode or timed is not job:
+            text += "; the other nodes launch once the main node is RUNNING"
         return text
     text = f"RUNNING on {where} since {iso(attempt.started_at)}, {of}"
-    if job.is_node:
+    if job.is_node and timed is job:
         return text + "; ends with its main node"
-    if job.event is not None:
-        exit_code = (job.outcome or (0, None))[0]
-        text += f"; its container exits with code {exit_code} at {iso(job.event[0])}"
-    elif job.outcome is not None and job.outcome[0] is None:
+    if timed.event is not None:
+        exit_code = (timed.outcome or (0, None))[0]
+        text += f"; its container exits with code {exit_code} at {iso(timed.event[0])}"
+    elif timed.outcome is not None and timed.outcome[0] is None:
         text += "; its process was killed at the attempt's time limit"
     else:
         text += "; it runs until lb.complete()"
-    if job.timeout_event is not None:
-        text += f"; the attempt times out at {iso(job.timeout_event[0])}"
+    if timed.timeout_event is not None:
+        text += f"; the attempt times out at {iso(timed.timeout_event[0])}"
     return text
 
 
@@ -282,7 +293,11 @@ def _ended(backend: Any, job: Job) -> str:
     elif job.is_cancelled:
         details.append("cancelled")
     details.append(f"at {iso(job.stopped_at)}")
-    return f"{job.status}: {reason or 'no statusReason'} ({', '.join(details)})"
+    text = f"{job.status}: {reason or 'no statusReason'} ({', '.join(details)})"
+    parent = job.parent
+    if job.is_node and parent.status not in (SUCCEEDED, FAILED):
+        text += f"; this node ended alone, multi-node job {parent.id} is {parent.status} (its main node decides)"
+    return text
 
 
 _BY_STATUS = {

@@ -8,8 +8,12 @@ can host it and has the vCPUs free, provided its consumable resources have
 the units. When the head cannot be placed the queue stops for this pass
 (head-of-line blocking; `backfill=True` lets later jobs past it instead).
 
-A head job that no attached compute environment could ever take gets the
-blocked statusReason of spec §2.9 at once; if the queue has a matching
+A compute environment a test declared short of the instance types it
+launches (`lb.insufficient_capacity`, engine/faults.py) takes nothing; a
+head job that only such environments had room for waits with the
+`CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY` reason. A head job that no
+attached compute environment could ever take gets the MISCONFIGURATION
+reason of spec §2.9 at once. Either way, if the queue has a matching
 `jobStateTimeLimitActions` entry, a timer cancels the job `maxTimeSeconds`
 after it became blocked for that reason. The reason and timer go when the
 job is dispatched or stops being the head.
@@ -44,7 +48,7 @@ def dispatch(backend: Any, queue: Any, jobs: Any, attached: list[Any] | None = N
             start_attempt(backend, job, ce)
             continue
         if head_blocked is None:
-            head_blocked = (job, capacity.never_fits(backend, job, attached))
+            head_blocked = (job, capacity.blocked_reason(backend, job, attached))
         if not backfill:
             break
         after = key
@@ -63,8 +67,11 @@ def _attached(backend: Any, queue: Any) -> list[Any]:
 
 def _place(backend: Any, job: Job, targets: list[Any]) -> Any | None:
     vcpus = job.spec.vcpus
+    short = backend.shortages
     for ce in targets:
         if capacity.can_host(ce, job) and capacity.free(backend, ce) >= vcpus:
+            if short and capacity.short_for(backend, ce) is not None:
+                continue  # no instance to launch there: the next environment may have one
             return ce if capacity.consumables_available(backend, job) else None
     return None
 

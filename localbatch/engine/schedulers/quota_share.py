@@ -25,7 +25,11 @@ lending share with the most idle capacity (ties: creation order).
 
 Victim order: lowest priority, then most recently scheduled, then more
 instances, then jobId. A head that can never fit gets its
-`MISCONFIGURATION:...` reason and blocks its share (spec §2.9).
+`MISCONFIGURATION:...` reason and blocks its share (spec §2.9). So does a
+head the pass would start (before it preempts anything for it) whose
+instance type a test declared the environment short of
+(`lb.insufficient_capacity`, engine/faults.py), with
+`CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY`.
 
 A pass costs O(shares + jobs holding capacity), never O(jobs waiting).
 
@@ -44,6 +48,7 @@ from itertools import chain, compress, repeat
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
+from localbatch.engine import faults
 from localbatch.engine.schedulers.service_fifo import (
     FRONT_SIZE,
     SE_MAX_RESOURCE,
@@ -344,11 +349,23 @@ class _State:
             return None
         return head
 
+    def short(self, share: _Share, head: ServiceJob) -> bool:
+        """True (and the share blocked) if the environment cannot give `head`'s instances now."""
+        if not self.backend.shortages:
+            return False
+        reason = faults.service_environment_short(self.backend, self.se.arn, head.units)
+        if reason is None:
+            return False
+        share.blocked = (head, reason)
+        return True
+
     def phase_a(self) -> None:
         for share in self.shares:
             while True:
                 head = self.check_head(share)
-                if head is None or not share.fits_own(head) or not self.make_room(share, head, []):
+                if head is None or not share.fits_own(head) or self.short(share, head):
+                    break
+                if not self.make_room(share, head, []):
                     break
                 self.start(head)
 
@@ -363,7 +380,7 @@ class _State:
                         heads.append(((head.runnable_since, head.created_at, head.id), share, head))
             heads.sort(key=lambda entry: entry[0])
             for _, share, head in heads:
-                if not share.fits_own(head) and self.can_borrow(share, head):
+                if not share.fits_own(head) and self.can_borrow(share, head) and not self.short(share, head):
                     self.start(head)
                     break
                 stopped.add(share.arn)
@@ -378,7 +395,7 @@ class _State:
             if head is None:
                 continue
             victims = self._in_share_victims(share, head)
-            if victims and self.make_room(share, head, victims):
+            if victims and not self.short(share, head) and self.make_room(share, head, victims):
                 self.start(head)
 
     def _in_share_victims(self, share: _Share, head: ServiceJob) -> list[ServiceJob]:

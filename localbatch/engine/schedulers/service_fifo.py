@@ -1,5 +1,4 @@
-"""FIFO (and, until fair-share utilisation exists, fair-share) SAGEMAKER_TRAINING
-queues (spec §1.6, §3.5 last paragraph, §2.9).
+"""FIFO SAGEMAKER_TRAINING queues (spec §1.6, §3.5 last paragraph, §2.9).
 
 The service environment has one `NUM_INSTANCES` limit: the instances of all
 SCHEDULED/STARTING/RUNNING jobs of every queue using it stay within
@@ -8,7 +7,9 @@ placed the queue stops for this pass (head-of-line, no back-fill). A head
 that needs more instances than the environment has gets
 `MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE` at once, and a matching
 `jobStateTimeLimitActions` entry (action TERMINATE) ends it `maxTimeSeconds`
-later.
+later. A head that fits but needs an instance type a test declared the
+environment short of (`lb.insufficient_capacity`, engine/faults.py) waits
+with `CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY` the same way.
 
 Also here, shared with the quota-share scheduler: blocked heads and their
 time-limit timers, and the frontOfQueue positions GetJobQueueSnapshot reports.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from localbatch.engine import faults
 from localbatch.engine.service_jobs import NUM_INSTANCES, RUNNABLE, ServiceJob
 
 SE_MAX_RESOURCE = (
@@ -60,6 +62,10 @@ def dispatch(backend: Any, queue: Any, jobs: Any) -> None:
                 break
             if (used.get(se.arn) or {}).get(NUM_INSTANCES, 0) + n > limit:
                 break
+            if backend.shortages:
+                reason = faults.service_environment_short(backend, se.arn, head.units)
+                if reason is not None:
+                    break
             dispatch_job(backend, head, se.arn, {NUM_INSTANCES: n})
             head = runnable.head()
     set_blocked(backend, queue, jobs, None, head, reason)
