@@ -10,16 +10,26 @@ busy queue. Each share has a different weight (exact entries and a
 compute reservation is on, so every pass scores all waiting shares.
 
 Reported: the cost of each pass (`fair_share.dispatch`, timed alone), of a
-pass that finds nothing free, and of `fair_share_front(limit=100)`.
+pass that finds nothing free, of `fair_share_front(limit=100)` and of
+GetJobQueueSnapshot (the handler, without botocore).
+
+The same for a fair-share SAGEMAKER_TRAINING queue (`--service`, on by
+default): --shares shares and --jobs RUNNABLE service jobs of 1 instance on
+a 256-instance service environment, every instance held. Reported: a whole
+service scheduling pass (`service_lifecycle.dispatch_pass`: the dispatch and
+frontOfQueue) when one job ended and one is dispatched, the same pass when
+nothing is free, and GetJobQueueSnapshot. Target for each: median < 5 ms.
 
     python benchmarks/bench_fair_share.py                # 500 shares, 100,000 jobs
     python benchmarks/bench_fair_share.py --jobs 10000   # quicker
+    python benchmarks/bench_fair_share.py --only service # the service queue only
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import statistics
 import time
@@ -32,10 +42,28 @@ import boto3
 import time_machine
 
 import localbatch
-from localbatch.engine import schedulers
+from localbatch.api import OPERATIONS
+from localbatch.engine import schedulers, service_lifecycle
+from localbatch.engine.fair_share_usage import simulated_order
 from localbatch.engine.schedulers import fair_share
 
 MAX_VCPUS = 256
+timer = time.perf_counter  # --cpu: time.process_time, which a busy machine's other processes do not inflate
+MAX_INSTANCES = 256
+GPU = "ml.g5.xlarge"
+PAYLOAD = json.dumps({
+    "TrainingJobName": "bench", "RoleArn": "arn:aws:iam::123456789012:role/r",
+    "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
+    "OutputDataConfig": {"S3OutputPath": "s3://b/o"},
+    "ResourceConfig": {"InstanceType": GPU, "InstanceCount": 1, "VolumeSizeInGB": 1},
+    "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+})
+
+
+def distribution(shares: int) -> list[dict]:
+    out = [{"shareIdentifier": f"s{i:03d}", "weightFactor": 0.25 + (i % 8) / 4} for i in range(0, shares, 3)]
+    out.append({"shareIdentifier": "team*", "weightFactor": 0.5})
+    return out
 
 
 def setup(batch, shares: int) -> None:
@@ -48,11 +76,9 @@ def setup(batch, shares: int) -> None:
             "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"], "instanceRole": "ecsInstanceRole",
         },
     )
-    distribution = [{"shareIdentifier": f"s{i:03d}", "weightFactor": 0.25 + (i % 8) / 4} for i in range(0, shares, 3)]
-    distribution.append({"shareIdentifier": "team*", "weightFactor": 0.5})
     policy = batch.create_scheduling_policy(
         name="fair",
-        fairsharePolicy={"shareDecaySeconds": 600, "computeReservation": 5, "shareDistribution": distribution},
+        fairsharePolicy={"shareDecaySeconds": 600, "computeReservation": 5, "shareDistribution": distribution(shares)},
     )["arn"]
     batch.create_job_queue(
         jobQueueName="q", priority=1, schedulingPolicyArn=policy,
@@ -75,14 +101,14 @@ def submit_all(lb, jobs: int, shares: int) -> float:
     """Submit through the controller (the api layer without botocore): the pass is what is measured.
     The clock is frozen and jobs stay SUBMITTED for 1 s, so all of them turn RUNNABLE in one event
     burst, followed by one pass."""
-    started = time.perf_counter()
+    started = timer()
     for n in range(jobs):
         params = {"jobName": f"j{n}", "jobQueue": "q", "jobDefinition": "jd", "shareIdentifier": share_name(n % shares)}
         if n % 7 == 0:
             params["schedulingPriorityOverride"] = n % 10
         status, body, _ = lb.call("us-east-1", "SubmitJob", params)
         assert status == 200, body
-    return time.perf_counter() - started
+    return timer() - started
 
 
 class PassTimer:
@@ -94,9 +120,9 @@ class PassTimer:
 
     def __enter__(self) -> PassTimer:
         def timed(*args):
-            started = time.perf_counter()
+            started = timer()
             self._dispatch(*args)
-            self.samples.append(time.perf_counter() - started)
+            self.samples.append(timer() - started)
 
         fair_share.dispatch = timed
         return self
@@ -106,11 +132,14 @@ class PassTimer:
 
 
 def front_costs(backend, queue, rounds: int = 200) -> list[float]:
+    """fair_share_front without its memo (which answers a repeat at the same engine time)."""
+    book = fair_share.book_of(backend, queue.arn)
+    policy = fair_share.fairshare_policy(backend, queue)
     samples = []
     for _ in range(rounds):
-        started = time.perf_counter()
-        fair_share.fair_share_front(backend, queue, limit=100)
-        samples.append(time.perf_counter() - started)
+        started = timer()
+        simulated_order(book, policy, backend.now_ms, fair_share._vcpus, 100)
+        samples.append(timer() - started)
     return samples
 
 
@@ -121,12 +150,42 @@ def report(label: str, samples: list[float]) -> None:
           f"max {ms[-1]:6.3f} ms")
 
 
+def snapshot_costs(lb, backend, queue_name: str, rounds: int = 200, new_time: bool = False) -> list[float]:
+    """GetJobQueueSnapshot's handler; with `new_time`, each call 1 ms of engine time after the last
+    (outside the timing), so nothing computed for the previous call can be reused."""
+    handler = OPERATIONS["GetJobQueueSnapshot"]
+    samples = []
+    for _ in range(rounds):
+        if new_time:
+            lb.advance(0.001)
+        backend.journal.begin()
+        started = timer()
+        handler(backend, {"jobQueue": queue_name})
+        samples.append(timer() - started)
+        backend.journal.commit()
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--shares", type=int, default=500)
     parser.add_argument("--passes", type=int, default=2000)
+    parser.add_argument("--only", choices=("container", "service"))
+    parser.add_argument("--cpu", action="store_true", help="time CPU used by this process, not wall time")
     args = parser.parse_args()
+    if args.cpu:
+        global timer
+        timer = time.process_time
+        print("times are CPU time of this process")
+    if args.only != "service":
+        container(args)
+    if args.only != "container":
+        service(args)
+
+
+def container(args) -> None:
+    print(f"container fair-share queue: {args.shares} shares, {args.jobs:,} RUNNABLE jobs")
     clock = time_machine.travel(1_767_225_600, tick=False)
     with clock, localbatch.patch(check_responses=False, record_timeline=False, submitted_seconds=1) as lb:
         batch = boto3.client("batch", region_name="us-east-1")
@@ -139,7 +198,7 @@ def main() -> None:
         backend = lb.backend()
         queue = backend.job_queues.get("q")
         jobs = backend.jobs.queues[queue.arn]
-        report("fair_share_front(limit=100), no usage yet", front_costs(backend, queue))
+        report("simulated_order(limit=100), no usage yet", front_costs(backend, queue))
         with PassTimer() as first:
             batch.update_compute_environment(computeEnvironment="ce", state="ENABLED")
             batch.describe_jobs(jobs=[])
@@ -166,7 +225,100 @@ def main() -> None:
                 batch.describe_jobs(jobs=[])
         report("pass: nothing free (head blocked)", blocked.samples)
 
-        report("fair_share_front(limit=100), after the passes", front_costs(backend, queue))
+        report("simulated_order(limit=100), after the passes", front_costs(backend, queue))
+        report("GetJobQueueSnapshot, a new engine time each", snapshot_costs(lb, backend, "q", new_time=True))
+        report("GetJobQueueSnapshot, repeated at one time", snapshot_costs(lb, backend, "q"))
+        print(f"RUNNABLE jobs left {len(jobs.runnable):,}, waiting shares {len(book.waiting)}")
+
+
+# -- the same for a fair-share SAGEMAKER_TRAINING queue -------------------------------------------
+
+
+def service_setup(batch, lb, shares: int) -> None:
+    batch.create_service_environment(
+        serviceEnvironmentName="gpus", serviceEnvironmentType="SAGEMAKER_TRAINING", state="DISABLED",
+        capacityLimits=[{"maxCapacity": MAX_INSTANCES, "capacityUnit": "NUM_INSTANCES"}],
+    )
+    policy = batch.create_scheduling_policy(
+        name="fair-service",
+        fairsharePolicy={"shareDecaySeconds": 600, "computeReservation": 5, "shareDistribution": distribution(shares)},
+    )["arn"]
+    batch.create_job_queue(
+        jobQueueName="training", priority=1, jobQueueType="SAGEMAKER_TRAINING", schedulingPolicyArn=policy,
+        serviceEnvironmentOrder=[{"order": 1, "serviceEnvironment": "gpus"}],
+    )
+    lb.advance(0)
+
+
+def submit_service_jobs(lb, jobs: int, shares: int) -> float:
+    started = timer()
+    for n in range(jobs):
+        params = {"jobName": f"j{n}", "jobQueue": "training", "serviceJobType": "SAGEMAKER_TRAINING",
+                  "serviceRequestPayload": PAYLOAD, "shareIdentifier": share_name(n % shares)}
+        if n % 7 == 0:
+            params["schedulingPriority"] = n % 10
+        status, body, _ = lb.call("us-east-1", "SubmitServiceJob", params)
+        assert status == 200, body
+    return timer() - started
+
+
+class ServicePassTimer:
+    """Times every service scheduling pass (dispatch and frontOfQueue of the one queue)."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._pass = service_lifecycle.dispatch_pass
+
+    def __enter__(self) -> ServicePassTimer:
+        def timed(*args):
+            started = timer()
+            self._pass(*args)
+            self.samples.append(timer() - started)
+
+        service_lifecycle.dispatch_pass = timed
+        return self
+
+    def __exit__(self, *exc) -> None:
+        service_lifecycle.dispatch_pass = self._pass
+
+
+def service(args) -> None:
+    print(f"SAGEMAKER_TRAINING fair-share queue: {args.shares} shares, {args.jobs:,} RUNNABLE service jobs")
+    clock = time_machine.travel(1_767_225_600, tick=False)
+    with clock, localbatch.patch(check_responses=False, record_timeline=False, submitted_seconds=1) as lb:
+        batch = boto3.client("batch", region_name="us-east-1")
+        service_setup(batch, lb, args.shares)
+        lb.on_job("*", duration=None)
+        seconds = submit_service_jobs(lb, args.jobs + MAX_INSTANCES, args.shares)
+        print(f"submitted {args.jobs + MAX_INSTANCES:,} service jobs in {seconds:.1f} s")
+        lb.advance(1)
+        gc.collect()
+        backend = lb.backend()
+        queue = backend.job_queues.get("training")
+        jobs = backend.service_jobs.queues[queue.arn]
+        with ServicePassTimer() as first:
+            batch.update_service_environment(serviceEnvironment="gpus", state="ENABLED")
+            lb.advance(0)
+        book = jobs.fair_share
+        print(f"active shares {book.active_count(backend.now_ms, 600_000)}, waiting shares {len(book.waiting)}, "
+              f"RUNNABLE jobs {len(jobs.runnable):,}, instances held {len(jobs.in_use)}")
+        report("first pass (dispatches 256 jobs)", first.samples)
+        running = jobs.by_status["RUNNING"]
+        with ServicePassTimer() as steady:
+            for _ in range(args.passes):
+                lb.advance(1)
+                lb.complete(backend.service_jobs.by_seq[running.min()].id)  # one ends, the pass starts one
+        report("service pass: one job ended, one dispatched", steady.samples)
+        with ServicePassTimer() as blocked:
+            for _ in range(200):
+                lb.advance(1)
+                backend.journal.begin()
+                service_lifecycle.request_dispatch(backend)
+                backend.journal.commit()
+                batch.list_service_jobs(jobQueue="training", maxResults=1)
+        report("service pass: nothing free (head blocked)", blocked.samples)
+        report("GetJobQueueSnapshot, a new engine time each", snapshot_costs(lb, backend, "training", new_time=True))
+        report("GetJobQueueSnapshot, repeated at one time", snapshot_costs(lb, backend, "training"))
         print(f"RUNNABLE jobs left {len(jobs.runnable):,}, waiting shares {len(book.waiting)}")
 
 

@@ -7,9 +7,11 @@ Inline SVG and CSS only — no network, no scripts — so the file opens
 anywhere and can be attached to a CI run. Hovering a bar shows its job,
 status and times (SVG <title>).
 
-Jobs of fair-share queues carry a chip in their share's colour, and each
-fair-share queue gets a stacked chart of the vCPUs each share held over
-time (STARTING + RUNNING, as the scheduler counts them).
+Jobs of fair-share queues (container and SAGEMAKER_TRAINING) carry a chip
+in their share's colour, and each fair-share queue gets a stacked chart of
+what each share held over time, as its scheduler counts it: vCPUs of
+STARTING + RUNNING container jobs, instances of SCHEDULED + STARTING +
+RUNNING service jobs.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ SHARE_PALETTE = (
 )
 CHART_H = 140
 HOLDING = ("STARTING", "RUNNING")
+SERVICE_HOLDING = ("SCHEDULED", "STARTING", "RUNNING")
 
 
 @dataclass
@@ -80,11 +83,11 @@ def collect(lb: Any) -> tuple[dict[str, list[Row]], dict[str, list[Row]], int, i
     queues: dict[str, list[Row]] = defaultdict(list)
     environments: dict[str, list[Row]] = defaultdict(list)
     for backend in lb.backends():
-        store = getattr(backend, "jobs", None)
-        if store is None:
+        stores = _stores(backend)
+        if not stores:
             continue
         for job_id, spans in segments.items():
-            job = store.get(job_id)
+            job = _find(stores, job_id)
             if job is None:
                 continue
             label = f"{names[job_id]} ({job_id[:8]})"
@@ -100,7 +103,8 @@ def collect(lb: Any) -> tuple[dict[str, list[Row]], dict[str, list[Row]], int, i
             queues[_name_of(job.queue_arn)].append(row)
             for attempt in getattr(job, "attempts", ()):
                 start = attempt.started_at
-                if start is None or attempt.compute_environment is None:
+                # Service jobs' attempts run on SageMaker, in no compute environment.
+                if start is None or getattr(attempt, "compute_environment", None) is None:
                     continue
                 stop = attempt.stopped_at if attempt.stopped_at is not None else now
                 ok = attempt.exit_code == 0
@@ -114,9 +118,33 @@ def collect(lb: Any) -> tuple[dict[str, list[Row]], dict[str, list[Row]], int, i
     return queues, environments, t0, t1, rows
 
 
+def _stores(backend: Any) -> list[Any]:
+    """The container and service job stores of a backend (service jobs have their own)."""
+    return [store for store in (getattr(backend, "jobs", None), getattr(backend, "service_jobs", None))
+            if store is not None]
+
+
+def _find(stores: list[Any], job_id: str) -> Any:
+    for store in stores:
+        job = store.get(job_id)
+        if job is not None:
+            return job
+    return None
+
+
 def _share_of(job: Any) -> str | None:
     spec = getattr(job, "spec", None)
+    if spec is None:  # a service job
+        return getattr(job, "share_identifier", None)
     return getattr(spec, "share_identifier", None)
+
+
+def _held_units(job: Any) -> tuple[tuple[str, ...], float, str]:
+    """(statuses in which a job holds capacity, what it holds, the unit) as its fair-share scheduler counts."""
+    spec = getattr(job, "spec", None)
+    if spec is None:  # a service job: instances, from SCHEDULED (spec §3.5)
+        return SERVICE_HOLDING, float(job.instances), "instances"
+    return HOLDING, float(spec.vcpus), "vCPUs"
 
 
 def share_colours(identifiers: Any) -> dict[str, str]:
@@ -124,23 +152,29 @@ def share_colours(identifiers: Any) -> dict[str, str]:
     return {s: SHARE_PALETTE[i % len(SHARE_PALETTE)] for i, s in enumerate(sorted(set(identifiers)))}
 
 
-def share_usage(lb: Any) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
-    """queue name -> share -> [(from_ms, to_ms, vCPUs)] for every span a job held capacity."""
+def share_usage(lb: Any, units: dict[str, str] | None = None) -> dict[str, dict[str, list[tuple[int, int, float]]]]:
+    """queue name -> share -> [(from_ms, to_ms, units)] for every span a job held
+    capacity: vCPUs (container jobs), instances (service jobs); `units`, when
+    given, receives queue name -> the unit's name."""
     rows = lb.timeline()
     segments = _segments(rows, lb.now_ms)
     out: dict[str, dict[str, list[tuple[int, int, float]]]] = defaultdict(lambda: defaultdict(list))
     for backend in lb.backends():
-        store = getattr(backend, "jobs", None)
-        if store is None:
+        stores = _stores(backend)
+        if not stores:
             continue
         for job_id, spans in segments.items():
-            job = store.get(job_id)
+            job = _find(stores, job_id)
             share = None if job is None or getattr(job, "is_node", False) else _share_of(job)
             if share is None:
                 continue
+            holding, amount, unit = _held_units(job)
+            queue = _name_of(job.queue_arn)
+            if units is not None:
+                units[queue] = unit
             for status, start, end in spans:
-                if status in HOLDING and end > start:
-                    out[_name_of(job.queue_arn)][share].append((start, end, float(job.spec.vcpus)))
+                if status in holding and end > start:
+                    out[queue][share].append((start, end, amount))
     return out
 
 
@@ -157,8 +191,9 @@ def _steps(spans: list[tuple[int, int, float]]) -> list[tuple[int, float]]:
     return out
 
 
-def _share_chart(usage: dict[str, list[tuple[int, int, float]]], colours: dict[str, str], t0: int, t1: int) -> str:
-    """Stacked step areas: each share's vCPUs over time, shares stacked in identifier order."""
+def _share_chart(usage: dict[str, list[tuple[int, int, float]]], colours: dict[str, str], t0: int, t1: int,
+                 unit: str = "vCPUs") -> str:
+    """Stacked step areas: each share's vCPUs (or instances) over time, shares stacked in identifier order."""
     shares = sorted(usage)
     steps = {s: _steps(usage[s]) for s in shares}
     times = sorted({t for s in shares for t, _ in steps[s]} | {t0, t1})
@@ -184,7 +219,7 @@ def _share_chart(usage: dict[str, list[tuple[int, int, float]]], colours: dict[s
         x = _x(t, t0, t1)
         parts.append(f'<line x1="{x:.1f}" y1="{AXIS_H - 4}" x2="{x:.1f}" y2="{height}" class="grid"/>')
         parts.append(f'<text x="{x:.1f}" y="{AXIS_H - 8}" class="tick">{(t - t0) / 1000:g} s</text>')
-    parts.append(f'<text x="4" y="{AXIS_H + 10}" class="label">{top:g} vCPU</text>')
+    parts.append(f'<text x="4" y="{AXIS_H + 10}" class="label">{top:g} {_unit_label(unit)}</text>')
     parts.append(f'<text x="4" y="{AXIS_H + CHART_H}" class="label">0</text>')
     below = [0.0] * len(times)
     for s in shares:
@@ -196,12 +231,16 @@ def _share_chart(usage: dict[str, list[tuple[int, int, float]]], colours: dict[s
             lower += [(x0, y(below[k])), (x1, y(below[k]))]
         points = " ".join(f"{x:.1f},{v:.1f}" for x, v in upper + lower[::-1])
         held = max(level_at[s], default=0.0)
-        tip = f"share {s}: up to {held:g} vCPU"
+        tip = f"share {s}: up to {held:g} {_unit_label(unit)}"
         parts.append(f'<polygon class="share" data-share="{html.escape(s)}" points="{points}" '
                      f'fill="{colours.get(s, "#888888")}" fill-opacity="0.85"><title>{html.escape(tip)}</title></polygon>')
         below = above
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _unit_label(unit: str) -> str:
+    return "vCPU" if unit == "vCPUs" else unit
 
 
 def _share_legend(colours: dict[str, str]) -> str:
@@ -265,10 +304,12 @@ def render(lb: Any) -> str:
     for title, sections in (("Job queue", queues), ("Compute environment", environments)):
         for name in sorted(sections):
             body.append(f"<h2>{title} {html.escape(name)}</h2>{_svg(sections[name], t0, t1, colours)}")
-    for name, usage in sorted(share_usage(lb).items()):
-        body.append(f"<h2>Fair-share queue {html.escape(name)}: vCPUs held by each share</h2>"
+    units: dict[str, str] = {}
+    for name, usage in sorted(share_usage(lb, units).items()):
+        unit = units.get(name, "vCPUs")
+        body.append(f"<h2>Fair-share queue {html.escape(name)}: {unit} held by each share</h2>"
                     f"<p>{_share_legend({s: colours[s] for s in sorted(usage) if s in colours})}</p>"
-                    f"{_share_chart(usage, colours, t0, t1)}")
+                    f"{_share_chart(usage, colours, t0, t1, unit)}")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>localbatch timeline</title>
 <style>

@@ -22,6 +22,8 @@ from localbatch.api._common import check_tags, clone, page_request, page_token
 from localbatch.api.job_queues import find_job_queue
 from localbatch.api.scheduling_policies import is_quota_share
 from localbatch.engine import service_lifecycle as lifecycle
+from localbatch.engine.fair_share_usage import MAX_ACTIVE_SHARES
+from localbatch.engine.schedulers import service_fair_share
 from localbatch.engine.service_jobs import (
     MAX_PRIORITY,
     RUNNING,
@@ -127,7 +129,8 @@ def _submit_queue(backend: Any, given: str) -> Any:
 
 
 def _check_shares(backend: Any, queue: Any, params: dict[str, Any]) -> Any | None:
-    """Spec §4.1, §7 rows 15-16: shareIdentifier iff fair share, quotaShareName iff quota share."""
+    """Spec §4.1, §7 rows 15-17: shareIdentifier iff fair share (at most 500 active
+    per queue), quotaShareName iff quota share."""
     policy_arn = queue.data.get("schedulingPolicyArn")
     policy = backend.scheduling_policies.get(policy_arn) if policy_arn else None
     fair_share = policy is not None and "fairsharePolicy" in policy.data
@@ -139,6 +142,10 @@ def _check_shares(backend: Any, queue: Any, params: dict[str, Any]) -> Any | Non
     if not fair_share and share_id is not None:
         raise BatchClientError(
             "shareIdentifier can only be specified for job queues with a fair share scheduling policy"
+        )
+    if fair_share and not service_fair_share.admits_share(backend, queue, share_id):
+        raise BatchClientError(
+            f"Exceeded the limit of {MAX_ACTIVE_SHARES} active share identifiers for job queue {queue.name}"
         )
     if not quota:
         if share_name is not None:

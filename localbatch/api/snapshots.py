@@ -1,14 +1,17 @@
 """GetJobQueueSnapshot (spec §5 and its [proposed] rules).
 
 `frontOfQueue` lists the first 100 RUNNABLE jobs in the order the queue's
-scheduler would try them (engine/schedulers/service_fifo.py and
-quota_share.py say which order that is); `earliestTimeAtPosition` is when
-the job took its current index, which the service-job schedulers record at
-the end of each pass and as jobs arrive between passes. Container queues
-(FIFO) are followed from their first snapshot on, after every engine event.
+scheduler would try them (engine/schedulers/service_fifo.py, quota_share.py,
+service_fair_share.py and fair_share.py say which order that is);
+`earliestTimeAtPosition` is when the job took its current index, which the
+service-job schedulers record at the end of each pass and as jobs arrive
+between passes (on fair-share service queues, whose order moves with the
+clock, also at each snapshot). Container queues (FIFO and fair-share) are
+followed from their first snapshot on, after every engine event.
 Utilisation counts the capacity of dispatched jobs: STARTING+RUNNING
 container jobs in VCPU (EKS: cpu), SCHEDULED+STARTING+RUNNING service jobs
-per instance type.
+per instance type; fair-share queues add `fairshareUtilization` (the shares
+holding capacity, and the top 20 of them by what they hold).
 """
 
 from __future__ import annotations
@@ -47,13 +50,18 @@ def _usage(units: dict[str, float]) -> list[dict[str, Any]]:
 
 
 def _service_snapshot(backend: Any, queue: Any) -> dict[str, Any]:
-    from localbatch.engine.schedulers import quota_share, service_fifo
+    from localbatch.engine.schedulers import quota_share, service_fair_share
+    from localbatch.engine.service_lifecycle import service_scheduler
 
     now = backend.now_ms
     jobs = backend.service_jobs.queues.get(queue.arn)
-    quota = quota_share.is_quota_queue(backend, queue)
-    scheduler = quota_share if quota else service_fifo
-    front = scheduler.front_order(backend, queue, jobs) if jobs is not None else []
+    scheduler = service_scheduler(backend, queue, jobs)
+    quota = scheduler is quota_share
+    fair = scheduler is service_fair_share
+    if fair:
+        front = service_fair_share.current_front(backend, queue, jobs)
+    else:
+        front = scheduler.front_order(backend, queue, jobs) if jobs is not None else []
     recorded, since = (jobs.front_jobs, jobs.front_since) if jobs is not None else ((), ())
     entries = [
         _entry(job.arn, since[index] if index < len(recorded) and recorded[index] is job else now)
@@ -66,9 +74,17 @@ def _service_snapshot(backend: Any, queue: Any) -> dict[str, Any]:
     utilization: dict[str, Any] = {"totalCapacityUsage": _usage(jobs.usage if jobs is not None else {})}
     if quota:
         utilization["quotaShareUtilization"] = {"topCapacityUtilization": _share_utilization(jobs)}
+    elif fair or _has_fairshare_policy(backend, queue):
+        utilization["fairshareUtilization"] = service_fair_share.fair_share_utilization(backend, jobs)
     utilization["lastUpdatedAt"] = now
     out["queueUtilization"] = utilization
     return out
+
+
+def _has_fairshare_policy(backend: Any, queue: Any) -> bool:
+    arn = queue.data.get("schedulingPolicyArn")
+    policy = backend.scheduling_policies.get(arn) if arn else None
+    return policy is not None and "fairsharePolicy" in policy.data
 
 
 def _share_utilization(jobs: Any) -> list[dict[str, Any]]:

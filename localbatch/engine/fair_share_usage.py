@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import weakref
 from bisect import bisect_left
 from typing import Any, Callable, Iterator
 
@@ -239,6 +240,12 @@ class Share:
         return f"<Share {self.identifier} waiting={len(self.waiting)} cur={self.usage.current():g}>"
 
 
+# Derived answers per book (ShareBook.remembered), kept out of the stored
+# state: a call that fails and is rolled back leaves the state as it found it,
+# whatever it computed meanwhile.
+_MEMOS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class ShareBook:
     """Every share of one queue, with the indexes a pass and a submit need.
 
@@ -247,7 +254,7 @@ class ShareBook:
     own undo already calls the inverse. Everything else is journaled here.
     """
 
-    __slots__ = ("shares", "waiting", "using", "live_shares", "idle", "weights")
+    __slots__ = ("shares", "waiting", "using", "live_shares", "idle", "weights", "__weakref__")
 
     def __init__(self) -> None:
         self.shares: dict[str, Share] = {}
@@ -256,6 +263,23 @@ class ShareBook:
         self.live_shares = 0  # shares with live jobs
         self.idle: dict[str, int] = {}  # no live job: identifier -> when its last job ended
         self.weights = Weights()
+
+    def bump(self) -> None:
+        """What the order of a pass reads changed (waiting items, units held),
+        or such a change was undone: forget the remembered answer."""
+        if self in _MEMOS:
+            del _MEMOS[self]
+
+    def remembered(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """compute(), or its answer from the last call if `key` is the same and
+        the book did not change since (the caller puts in `key` whatever else
+        it reads: the time, the policy)."""
+        memo = _MEMOS.get(self)
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        answer = compute()
+        _MEMOS[self] = (key, answer)
+        return answer
 
     def share(self, identifier: str, journal: Any) -> Share:
         found = self.shares.get(identifier)
@@ -268,6 +292,8 @@ class ShareBook:
 
     def add_waiting(self, share: Share, key: int, item: Any, journal: Any = None) -> None:
         """File `item` under `share` at `key` (an `order_key`)."""
+        if _MEMOS:
+            self.bump()
         share.waiting.add(key)
         share.items[key] = item
         if share.identifier not in self.waiting:
@@ -279,6 +305,8 @@ class ShareBook:
         item = share.items.pop(key, None)
         if item is None:
             return
+        if _MEMOS:
+            self.bump()
         share.waiting.discard(key)
         if not share.waiting:
             self.waiting.pop(share.identifier, None)
@@ -291,6 +319,8 @@ class ShareBook:
         if item_id in share.holding:
             return
         amount = scaled(units)
+        self.bump()
+        journal.record(self.bump)
         journal.put(share.holding, item_id, amount)
         share.usage.change(now_ms, amount, journal)
         if share.identifier not in self.using and share.usage.current_scaled() > 0:
@@ -300,6 +330,8 @@ class ShareBook:
         amount = share.holding.get(item_id)
         if amount is None:
             return
+        self.bump()
+        journal.record(self.bump)
         journal.pop(share.holding, item_id)
         share.usage.change(now_ms, -amount, journal)
         if not share.holding and share.identifier in self.using:
@@ -365,7 +397,7 @@ class SharePass:
     cost of one int-to-float conversion per share.
     """
 
-    __slots__ = ("_heap", "_book", "_policy", "_now", "_window", "_d2", "_hist", "_weight")
+    __slots__ = ("_heap", "_book", "_policy", "_now", "_window", "_d2", "_hist", "_weight", "_skipped")
 
     def __init__(self, book: ShareBook, fairshare_policy: dict[str, Any] | None, now_ms: int) -> None:
         self._book = book
@@ -379,6 +411,8 @@ class SharePass:
         known = book.weights.known(fairshare_policy)
         heap = []
         append = heap.append
+        # The hot loop of every pass and every frontOfQueue: 500 shares.
+        # Usage.current_scaled is written out here.
         for identifier, share in book.waiting.items():
             key = share.waiting.min()
             if key is None:
@@ -388,10 +422,12 @@ class SharePass:
             factor = known.get(identifier)
             if factor is None:
                 factor = weight(fairshare_policy, identifier)
-            rank = factor * float(numerator + d2 * usage.current_scaled())
+            held = usage.c0
+            rank = factor * float(numerator + d2 * (held[-1] if held else usage._before[0]))
             append((rank, (key >> _TIEBREAK_BITS) & _CREATED_MASK, identifier, key, share))
         heapq.heapify(heap)
         self._heap = heap
+        self._skipped: list[tuple] = []
 
     def _rank(self, share: Share, extra_scaled: int = 0) -> float:
         hist = self._hist.get(share.identifier)
@@ -435,7 +471,18 @@ class SharePass:
             heapq.heappush(self._heap, entry)
 
     def skip(self) -> None:
-        heapq.heappop(self._heap)
+        # Kept: the share sits out this pass, not the order that follows it (`order_after`).
+        self._skipped.append(heapq.heappop(self._heap))
+
+    def order_after(self, units_of: Callable[[Any], float], limit: int) -> list[Any]:
+        """What `simulated_order` would answer now, from where this pass
+        stopped: its shares are ranked already (the units served in the pass
+        count in their usage, and decayed usage does not move within a pass),
+        so no share is scored again. Reads only; the pass is left as it is."""
+        heap = self._heap + self._skipped
+        if self._skipped:
+            heapq.heapify(heap)
+        return _ordered(self, heap, units_of, limit)
 
 
 def simulated_order(
@@ -449,17 +496,42 @@ def simulated_order(
     if capacity were unlimited (no reservation hold-back, no blocked head).
     Reads only."""
     trial = SharePass(book, fairshare_policy, now_ms)
+    return _ordered(trial, trial._heap, units_of, limit)
+
+
+def _ordered(trial: SharePass, heap: list[tuple], units_of: Callable[[Any], float], limit: int) -> list[Any]:
+    """Pop `heap` (entries of `trial`) as a pass with unlimited capacity would serve them.
+
+    Each share's later items come from one iterator over its waiting keys
+    (a share may give most of the 100), and its rank from the pass's
+    decayed usage and weight: nothing here scores a share from scratch."""
     extra: dict[str, int] = {}
-    heap = trial._heap
+    following: dict[str, Iterator[int]] = {}
+    weights = trial._book.weights.known(trial._policy)
+    hist, d2 = trial._hist, trial._d2
     out: list[Any] = []
+    push, pop = heapq.heappush, heapq.heappop
     while heap and len(out) < limit:
-        _, _, identifier, key, share = heapq.heappop(heap)
-        item = share.items[key]
-        out.append(item)
-        extra[identifier] = extra.get(identifier, 0) + scaled(units_of(item))
-        entry = trial._entry(share, extra[identifier], after=key)
-        if entry is not None:
-            heapq.heappush(heap, entry)
+        _, _, identifier, key, share = pop(heap)
+        item = share.items.get(key)
+        if item is not None:
+            out.append(item)
+            extra[identifier] = added = extra.get(identifier, 0) + scaled(units_of(item))
+            keys = following.get(identifier)
+            if keys is None:
+                keys = following[identifier] = share.waiting.ascending(key)
+        else:  # its head left the waiting set since it was ranked (only before its first item)
+            added = extra.get(identifier, 0)
+            keys = following[identifier] = share.waiting.ascending(None)
+        key = next(keys, None)
+        if key is None:
+            continue
+        weight = weights.get(identifier)
+        if weight is None or identifier not in hist:
+            rank = trial._rank(share, added)
+        else:
+            rank = weight * float(hist[identifier] + d2 * (share.usage.current_scaled() + added))
+        push(heap, (rank, (key >> _TIEBREAK_BITS) & _CREATED_MASK, identifier, key, share))
     return out
 
 

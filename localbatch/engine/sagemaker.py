@@ -55,6 +55,19 @@ def failed(message: str) -> str:
     return message if message.startswith(PREFIX.rstrip()) else PREFIX + message
 
 
+# The error codes SageMaker fails a training job with when it has no
+# instances to give (its FailureReason starts `<code>: `).
+CAPACITY_ERRORS = frozenset({"CapacityError", "InsufficientCapacityError"})
+
+
+def is_capacity_failure(status_reason: str) -> bool:
+    """Whether a Batch statusReason (`Received status from SageMaker: <code>: ...`)
+    is a capacity-type failure, which Batch retries without using an attempt
+    (spec §4.1, §4.3)."""
+    message = status_reason[len(PREFIX):] if status_reason.startswith(PREFIX) else status_reason
+    return message.lstrip().split(":", 1)[0].strip() in CAPACITY_ERRORS
+
+
 def validation_failed(detail: str) -> str:
     return PREFIX + "ValidationException: " + detail
 

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from localbatch.engine.fair_share_usage import order_key
 from localbatch.engine.jobs import SortedInts
 
 SUBMITTED = "SUBMITTED"
@@ -89,6 +90,7 @@ class ServiceJob:
         "runnable_since",  # when it last became RUNNABLE (Phase B FIFO order, spec §3.5)
         "scheduled_at",
         "seq",
+        "share_identifier",  # shareIdentifier (fair-share queues only), or None
         "started_at",
         "status",
         "status_reason",
@@ -111,11 +113,12 @@ class ServiceJob:
         self.params = params
         self.payload, self.units = payload_facts(params["serviceRequestPayload"])
         self.priority: int | None = params.get("schedulingPriority")
+        self.share_identifier: str | None = params.get("shareIdentifier")
         self.tags: dict[str, str] | None = params.get("tags")
+        self.created_at = now_ms
         self.key = self.dispatch_key()
         self.status: str | None = None
         self.status_reason: str | None = None
-        self.created_at = now_ms
         self.scheduled_at: int | None = None
         self.started_at: int | None = None
         self.stopped_at: int | None = None
@@ -146,10 +149,14 @@ class ServiceJob:
         return sum(self.units.values())
 
     def dispatch_key(self) -> int:
-        """Within a quota share priority then creation; elsewhere creation (spec §3.2, §3.5).
+        """Within a quota share priority then creation; within a fair share
+        priority, createdAt, then creation (spec §3.3 step 3, the order_key the
+        share book files it under); on a FIFO queue creation (spec §3.2, §3.5).
         Kept in `key` (the hot paths read it): set here and by reprioritise."""
         if self.quota_share is not None:
             return share_key(self.priority or 0, self.seq)
+        if self.share_identifier is not None:
+            return order_key(self.priority, self.created_at, self.seq)
         return self.seq
 
     @property
@@ -226,8 +233,8 @@ class Runnable:
                 break
         return out
 
-    def add(self, job: ServiceJob) -> None:
-        key = job.key
+    def add(self, job: ServiceJob, key: int | None = None) -> None:
+        key = job.key if key is None else key
         self.keys.add(key)
         self.jobs[key] = job
 
@@ -241,8 +248,11 @@ class QueueServiceJobs:
     __slots__ = (
         "blocked",
         "by_status",
+        "fair_share",
+        "front_at",
         "front_entries",
         "front_jobs",
+        "front_last",
         "front_next",
         "front_ranks",
         "front_since",
@@ -250,6 +260,7 @@ class QueueServiceJobs:
         "heads",
         "in_use",
         "listed",
+        "passed_at",
         "runnable",
         "share_usage",
         "usage",
@@ -258,10 +269,17 @@ class QueueServiceJobs:
     def __init__(self) -> None:
         self.listed: list[int] = []  # creation order
         self.by_status: dict[str, SortedInts] = {status: SortedInts() for status in STATUSES}
-        self.runnable = Runnable()  # FIFO / fair-share queues
+        self.runnable = Runnable()  # FIFO / fair-share queues (fair share: a FairRunnable)
+        self.fair_share: Any = None  # fair-share queues: the ShareBook (schedulers/service_fair_share.py)
+        # Fair-share queues: shareIdentifier -> dispatch key of its last job in
+        # front_jobs (service_fair_share.front_arrival).
+        self.front_last: dict[str, int] = {}
+        self.front_at: int | None = None  # fair-share queues: engine time front_jobs was recorded at
+        self.passed_at: int | None = None  # fair-share queues: engine time of the last pass over the queue
         self.in_use: dict[str, ServiceJob] = {}  # job id -> job, SCHEDULED/STARTING/RUNNING
         self.usage: dict[str, int] = {}  # unit -> instances held by the queue's jobs
-        self.share_usage: dict[str, dict[str, int]] = {}  # quota share ARN -> unit -> instances
+        # Quota share ARN (quota queues) or shareIdentifier (fair-share queues) -> unit -> instances.
+        self.share_usage: dict[str, dict[str, int]] = {}
         self.blocked: dict[str | None, ServiceJob] = {}  # quota share ARN (None: the queue) -> blocked head
         self.front_jobs: list[ServiceJob] = []  # frontOfQueue as last recorded
         self.front_since: list[int] = []  # since when each of them holds its index (earliestTimeAtPosition)

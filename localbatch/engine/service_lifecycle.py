@@ -12,6 +12,10 @@ one is pending at a time. A submitted job that becomes RUNNABLE behind the
 head of its quota share or queue changes nothing a scheduler reads: it asks
 for no pass (see `arrived`), and a new head asks for a pass of its queue
 only. Capacity is held from SCHEDULED (spec §3.5).
+
+Schedulers (`service_scheduler`): quota_share.py for queues with a quota-share
+policy, service_fair_share.py for queues with a fair-share policy,
+service_fifo.py for the others.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 from localbatch.api._common import clone
 from localbatch.engine import sagemaker
 from localbatch.engine.executors import match_rule, retry_pattern
-from localbatch.engine.schedulers import quota_share, service_fifo, unchanged
+from localbatch.engine.schedulers import quota_share, service_fair_share, service_fifo, unchanged
 from localbatch.engine.service_jobs import (
     FAILED,
     IN_USE,
@@ -97,6 +101,8 @@ def transition(backend: Any, job: ServiceJob, to: str, reason: str | None = None
         queue.in_use[job.id] = job
     elif frm in IN_USE:
         queue.in_use.pop(job.id, None)
+    if to in TERMINAL and queue.fair_share is not None:
+        service_fair_share.job_ended(backend, queue, job)  # journals itself
     recorded = backend.config.record_timeline
     if recorded:
         # The share's usage dict as it is now: usage dicts are replaced, never
@@ -145,8 +151,7 @@ def _rekey(store: Any, job: ServiceJob, old_key: int) -> None:
     # Runs before the journal restores `priority`: drop the new key, put back the old.
     runnable = store.runnable_of(job)
     runnable.discard(job)
-    runnable.keys.add(old_key)
-    runnable.jobs[old_key] = job
+    runnable.add(job, old_key)
 
 
 # == events and dispatch passes =====================================================
@@ -235,11 +240,20 @@ def dispatch_pass(backend: Any) -> None:
             continue
         if dirty is not None and queue.arn not in dirty:
             continue  # settled, and nothing it reads changed
-        scheduler = quota_share if quota_share.is_quota_queue(backend, queue) else service_fifo
+        scheduler = service_scheduler(backend, queue, jobs)
         seen = scheduler.dispatch(backend, queue, jobs)
         scheduler.refresh_front(backend, queue, jobs, seen)
     journal.set(store, "config_seen", _configuration(backend))
     journal.set(store, "settled", store.moves == moves)
+
+
+def service_scheduler(backend: Any, queue: Any, jobs: Any) -> Any:
+    """The scheduler module of a service queue. A queue never changes kind (a
+    policy is only replaced by one of its kind, spec §1.9), and a fair-share
+    queue's first job installed its share book."""
+    if jobs is not None and jobs.fair_share is not None:
+        return service_fair_share
+    return quota_share if quota_share.is_quota_queue(backend, queue) else service_fifo
 
 
 # == capacity ==========================================================================
@@ -262,6 +276,9 @@ def hold(backend: Any, job: ServiceJob, se_arn: str, se_units: dict[str, int]) -
         queue.usage[unit] = queue.usage.get(unit, 0) + n
     if job.quota_share is not None:
         _add_units(backend, queue.share_usage, job.quota_share, job.units, 1)
+    elif job.share_identifier is not None:
+        _add_units(backend, queue.share_usage, job.share_identifier, job.units, 1)
+        service_fair_share.job_held(backend, queue, job)
     backend.journal.set(job, "held", (se_arn, se_units))
 
 
@@ -278,6 +295,9 @@ def release(backend: Any, job: ServiceJob) -> None:
     backend.journal.set(queue, "usage", usage)
     if job.quota_share is not None:
         _add_units(backend, queue.share_usage, job.quota_share, job.units, -1)
+    elif job.share_identifier is not None:
+        _add_units(backend, queue.share_usage, job.share_identifier, job.units, -1)
+        service_fair_share.job_released(backend, queue, job)
     backend.journal.set(job, "held", None)
 
 
@@ -285,7 +305,10 @@ def release(backend: Any, job: ServiceJob) -> None:
 
 
 def submit(backend: Any, job: ServiceJob) -> None:
-    backend.service_jobs.add(job)
+    store = backend.service_jobs
+    store.add(job)
+    if job.share_identifier is not None:
+        service_fair_share.job_submitted(backend, store.queues[job.queue_arn], job)
     transition(backend, job, SUBMITTED)
     delay = round(backend.config.submitted_seconds * 1000)
     backend.journal.set(job, "event", service_event(backend, delay, _evaluate, backend, job))
@@ -309,6 +332,12 @@ def arrived(backend: Any, job: ServiceJob) -> None:
     capacity. Then only frontOfQueue can change, and the queue's scheduler
     module updates it without a pass (usually by seeing the job is behind
     the front). This keeps a submit's cost flat however many jobs wait.
+
+    On a fair-share queue the candidates are each share's head and the order
+    of the shares moves with the clock (usage decays), so the last pass over
+    the queue is known to be a fixed point only at the engine time it ran:
+    an arrival at a later time asks for a pass, and so does a new head of
+    its share.
     """
     store = backend.service_jobs
     # Configuration compared by value: the same objects, or equal ones (which
@@ -317,16 +346,30 @@ def arrived(backend: Any, job: ServiceJob) -> None:
         request_dispatch(backend)
         return
     jobs = store.queues[job.queue_arn]
-    runnable = jobs.runnable if job.quota_share is None else store.shares[job.quota_share]
-    if runnable.keys.min() == job.key:  # the new head of its share or queue
-        request_dispatch(backend, job.queue_arn)  # the others stay at their fixed point
-        return
+    if job.share_identifier is not None:
+        # A fair share's order moves with the clock (usage decays): the last
+        # pass's fixed point holds only at the time it ran. A new head of its
+        # share changes that share's candidate, and so perhaps the order.
+        if jobs.passed_at != backend.now_ms:
+            request_dispatch(backend)
+            return
+        if jobs.fair_share.shares[job.share_identifier].waiting.min() == job.key:
+            request_dispatch(backend, job.queue_arn)
+            return
+    else:
+        runnable = (jobs.runnable if job.quota_share is None else store.shares[job.quota_share]).keys
+        if runnable.min() == job.key:  # the new head of its share or queue
+            request_dispatch(backend, job.queue_arn)  # the others stay at their fixed point
+            return
     queue = backend.job_queues.by_arn.get(job.queue_arn)
     if queue is None or queue.data.get("status") in ("DELETING", "DELETED"):
         return  # a pass would not look at it either
     # A queue never changes kind (a policy is only replaced by one of its kind,
     # spec §1.9), so the job says which scheduler the pass would use.
-    scheduler = service_fifo if job.quota_share is None else quota_share
+    if job.share_identifier is not None:
+        scheduler: Any = service_fair_share
+    else:
+        scheduler = service_fifo if job.quota_share is None else quota_share
     scheduler.front_arrival(backend, queue, jobs, job)
 
 
@@ -458,6 +501,13 @@ def end_attempt(
     status_reason = reason if verbatim else failure_reason(exit_code, reason)
     attempt = job.attempts[-1]
     _close(backend, job, attempt, status_reason)
+    if exit_code != 0 and not verbatim and sagemaker.is_capacity_failure(status_reason):
+        # Spec §4.1, §4.3 [proposed]: SageMaker had no instances. The attempt
+        # stays on record, the job waits again in its original place (its
+        # dispatch key never changed) and the retry count is untouched.
+        transition(backend, job, RUNNABLE)
+        request_dispatch(backend)
+        return
     journal.set(job, "tries", job.tries + 1)
     if exit_code == 0:
         to = SUCCEEDED
@@ -589,11 +639,18 @@ __all__ = ["NUM_INSTANCES", "TRANSITIONS", "transition"]
 def explain_service_job(backend: Any, job: ServiceJob) -> str:
     """Why a service job is where it is: its share, the capacity it needs, what it waits for."""
     need = ", ".join(f"{n} x {unit}" for unit, n in job.units.items()) or "no instances (no ResourceConfig)"
-    where = f"quota share {job.quota_share.rpartition('/')[2]} of " if job.quota_share else ""
+    if job.quota_share:
+        where = f"quota share {job.quota_share.rpartition('/')[2]} of "
+    elif job.share_identifier is not None:
+        where = f"share {job.share_identifier} of "
+    else:
+        where = ""
     head = f"Service job {job.id} ({job.name}) in {where}job queue {job.queue_arn.rpartition('/')[2]}"
     head += f" is {job.status}; it needs {need}"
     if job.priority is not None:
         head += f" at schedulingPriority {job.priority}"
+    queue = backend.job_queues.by_arn.get(job.queue_arn)
+    fair = job.share_identifier is not None and queue is not None
     if job.status != RUNNABLE:
         detail = {
             SUBMITTED: "it becomes RUNNABLE at the next scheduling pass",
@@ -601,19 +658,27 @@ def explain_service_job(backend: Any, job: ServiceJob) -> str:
             STARTING: "SageMaker is downloading its data and image",
             RUNNING: "it is training and holds its instances",
         }.get(job.status, f"it ended: {job.status_reason}")
+        if fair and job.status not in TERMINAL:
+            detail += f"; {service_fair_share.share_text(backend, queue, job.share_identifier)}"
         return f"{head}. {detail}."
     if job.blocked_reason is not None:
-        return f"{head}. It is blocked at the head of its {'quota share' if where else 'queue'}: {job.blocked_reason}"
-    queue = backend.job_queues.by_arn.get(job.queue_arn)
+        text = f"{head}. It is blocked at the head of its {'quota share' if job.quota_share else 'queue'}: "
+        text += job.blocked_reason
+        if fair:
+            text += f"; {service_fair_share.share_text(backend, queue, job.share_identifier)}"
+        return text
     if queue is None:
         return f"{head}. Its job queue no longer exists."
     se = service_fifo.service_environment(backend, queue)
     if not service_fifo.usable(se):
         return f"{head}. Its service environment is DISABLED or gone, so nothing new is placed."
     jobs = backend.service_jobs.queues[job.queue_arn]
-    front = (quota_share if job.quota_share else service_fifo).front_order(backend, queue, jobs)
+    front = service_scheduler(backend, queue, jobs).front_order(backend, queue, jobs)
     position = next((i for i, other in enumerate(front) if other is job), None)
     where_in = f"position {position} of frontOfQueue" if position is not None else "behind the first 100 jobs"
+    if fair:
+        share = service_fair_share.share_text(backend, queue, job.share_identifier)
+        return f"{head}. It is at {where_in}; {share}; {service_fair_share.waiting_for(backend, queue, jobs, job)}."
     if job.quota_share:
         return f"{head}. It is at {where_in}; {quota_share.waiting_for(backend, queue, jobs, job)}."
     used = (backend.service_jobs.se_used.get(se.arn) or {}).get(NUM_INSTANCES, 0)

@@ -2,7 +2,9 @@
 
 A service job that becomes RUNNABLE behind its share's (or queue's) head
 asks for no scheduling pass, and frontOfQueue is patched in place instead of
-computed again (engine/service_lifecycle.arrived). These tests play the same
+computed again (engine/service_lifecycle.arrived); on a fair-share queue only
+at the engine time of the last pass, and frontOfQueue is left as it is when
+the job is provably behind it (schedulers/service_fair_share.front_arrival). These tests play the same
 seeded mix of submissions, priority changes, completions and clock moves
 twice, once with that shortcut and once with every arrival asking for a full
 pass, and require the same timeline and the same snapshots after every step.
@@ -18,17 +20,36 @@ from localbatch.engine import service_lifecycle
 from tests.api.test_service_jobs_support import client, fifo_queue, frozen_lb, quota_queue, share, submit
 
 
-def _quota_setup(batch, lb) -> list[str]:
+def _quota_setup(batch, lb) -> tuple[str | None, list[str]]:
     quota_queue(batch, lb, {"ml.g5.xlarge": 5})
     share(batch, lb, "A", "RESERVE", 1)
     share(batch, lb, "B", "LEND", 1)
     share(batch, lb, "C", "LEND_AND_BORROW", 2, borrow=100, in_share=True)
-    return ["A", "B", "C"]
+    return "quotaShareName", ["A", "B", "C"]
 
 
-def _fifo_setup(batch, lb) -> list[str]:
+def _fifo_setup(batch, lb) -> tuple[str | None, list[str]]:
     fifo_queue(batch, lb, "training", max_instances=3)
-    return []
+    return None, []
+
+
+def _fair_share_setup(batch, lb) -> tuple[str | None, list[str]]:
+    policy = batch.create_scheduling_policy(name="fair", fairsharePolicy={
+        "shareDecaySeconds": 600,
+        "computeReservation": 20,
+        "shareDistribution": [{"shareIdentifier": "a", "weightFactor": 0.5}, {"shareIdentifier": "c*", "weightFactor": 2}],
+    })["arn"]
+    fifo_queue(batch, lb, "training", max_instances=5, schedulingPolicyArn=policy)
+    return "shareIdentifier", ["a", "b", "c1", "c2"]
+
+
+def _fair_share_backlog_setup(batch, lb) -> tuple[str | None, list[str]]:
+    """More waiting jobs than frontOfQueue shows: arrivals behind it leave it as it is."""
+    field, shares = _fair_share_setup(batch, lb)
+    lb.on_job(duration=None)
+    for i in range(120):
+        submit(batch, f"backlog{i}", shareIdentifier=shares[i % len(shares)], schedulingPriority=i % 3)
+    return field, shares
 
 
 def _play(setup, seed: int, steps: int) -> list:
@@ -37,14 +58,14 @@ def _play(setup, seed: int, steps: int) -> list:
     seen = []
     for lb in frozen_lb():
         batch = client()
-        shares = setup(batch, lb)
+        field, shares = setup(batch, lb)
         lb.on_job(duration=None)
         running: list[str] = []
         waiting: list[str] = []
         for step in range(steps):
             roll = rng.random()
             if roll < 0.6:
-                extra = {"quotaShareName": rng.choice(shares)} if shares else {}
+                extra = {field: rng.choice(shares)} if field else {}
                 if shares and rng.random() < 0.5:
                     extra["schedulingPriority"] = rng.randrange(4)
                 waiting.append(submit(batch, f"j{step}", count=rng.choice((1, 1, 2)), **extra))
@@ -70,7 +91,8 @@ def _every_arrival_asks_for_a_pass(backend, job) -> None:
     service_lifecycle.request_dispatch(backend)
 
 
-@pytest.mark.parametrize("setup", [_quota_setup, _fifo_setup], ids=["quota-share", "fifo"])
+@pytest.mark.parametrize("setup", [_quota_setup, _fifo_setup, _fair_share_setup, _fair_share_backlog_setup],
+                         ids=["quota-share", "fifo", "fair-share", "fair-share-backlog"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_arrivals_between_passes_look_the_same_as_a_full_pass(setup, seed, monkeypatch):
     shortcut = _play(setup, seed, 120)

@@ -34,6 +34,7 @@ held on those compute environments, whichever queue holds them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from localbatch.engine import capacity
@@ -177,7 +178,7 @@ def dispatch(backend: Any, queue: Any, jobs: Any, attached: list[Any] | None = N
             ce = fifo._place(backend, job, targets)
             if ce is None:
                 if head_blocked is None:
-                    head_blocked = (job, capacity.never_fits(backend, job, attached))
+                    head_blocked = (job, capacity.blocked_reason(backend, job, attached))
                 if not backfill:
                     break
                 trial.skip()
@@ -214,7 +215,11 @@ def fair_share_front(backend: Any, queue: Any, limit: int = 100) -> list[Job]:
     book = book_of(backend, queue.arn)
     if book is None or not book.waiting:
         return []
-    return simulated_order(book, fairshare_policy(backend, queue), backend.now_ms, _vcpus, limit)
+    policy = fairshare_policy(backend, queue)
+    now = backend.now_ms
+    # Followed snapshots ask after every engine event: mostly nothing changed.
+    return book.remembered((now, policy, limit),
+                           lambda: simulated_order(book, policy, now, _vcpus, limit))
 
 
 def _vcpus(job: Job) -> float:
@@ -242,23 +247,32 @@ def _g(value: float) -> str:
     return f"{value:.6g}"
 
 
+def vcpus_text(value: float) -> str:
+    return f"{_g(value)} vCPU"
+
+
 def share_text(backend: Any, queue: Any, identifier: str) -> str:
     """One share as the scheduler sees it now: weight, decayed usage, vCPUs held, score."""
-    policy = fairshare_policy(backend, queue)
+    return describe_share(fairshare_policy(backend, queue), book_of(backend, queue.arn), identifier, backend.now_ms,
+                          vcpus_text, "vCPU-seconds")
+
+
+def describe_share(policy: dict[str, Any] | None, book: ShareBook | None, identifier: str, now: int,
+                   amount: Callable[[float], str], unit_seconds: str) -> str:
+    """One share of any fair-share queue: weight (and where it came from),
+    decayed usage, units held, score; `amount` words a number of units."""
     window = decay_window_ms(policy)
     weight, entry = weight_of(policy, identifier)
-    book = book_of(backend, queue.arn)
     share = None if book is None else book.shares.get(identifier)
     source = f"shareDistribution entry {entry}" if entry is not None else "no shareDistribution entry, default"
     if share is None:
         return f"share {identifier}: weight {weight:g} ({source}), no usage yet, score 0"
-    now = backend.now_ms
     hist_ms = share.usage.decayed(now, window)
     held = share.usage.current()
     score = weight * (hist_ms / window + held)
     return (
-        f"share {identifier}: weight {weight:g} ({source}), decayed usage {_g(hist_ms / 1000)} vCPU-seconds "
-        f"over the last {window // 1000} s (an average of {_g(hist_ms / window)} vCPU), {_g(held)} vCPU in use "
+        f"share {identifier}: weight {weight:g} ({source}), decayed usage {_g(hist_ms / 1000)} {unit_seconds} "
+        f"over the last {window // 1000} s (an average of {amount(hist_ms / window)}), {amount(held)} in use "
         f"now, score {_g(score)}"
     )
 
@@ -317,8 +331,13 @@ def _runnable_position(backend: Any, queue: Any, job: Job) -> str | None:
 
 
 def _other_share_first(backend: Any, queue: Any, policy: Any, trial: SharePass, first: Any, own: Any) -> str:
+    return other_share_first(policy, backend.now_ms, trial, first, own, vcpus_text)
+
+
+def other_share_first(policy: Any, now: int, trial: SharePass, first: Any, own: Any,
+                      amount: Callable[[float], str]) -> str:
+    """Why share `first` is served before share `own` (any fair-share queue)."""
     window = decay_window_ms(policy)
-    now = backend.now_ms
     first_score, own_score = trial.score(first), trial.score(own)
     first_weight, own_weight = weight_of(policy, first.identifier)[0], weight_of(policy, own.identifier)[0]
     first_usage = first.usage.decayed(now, window) / window + first.usage.current()
@@ -341,7 +360,7 @@ def _other_share_first(backend: Any, queue: Any, policy: Any, trial: SharePass, 
         why = "a lower score"
     return (
         f"share {first.identifier} goes first with score {_g(first_score)} (weight {first_weight:g} × usage "
-        f"{_g(first_usage)} vCPU) against {_g(own_score)} (weight {own_weight:g} × usage {_g(own_usage)} vCPU): {why}"
+        f"{amount(first_usage)}) against {_g(own_score)} (weight {own_weight:g} × usage {amount(own_usage)}): {why}"
     )
 
 
