@@ -7,11 +7,12 @@ Inline SVG and CSS only — no network, no scripts — so the file opens
 anywhere and can be attached to a CI run. Hovering a bar shows its job,
 status and times (SVG <title>).
 
-Jobs of fair-share queues (container and SAGEMAKER_TRAINING) carry a chip
-in their share's colour, and each fair-share queue gets a stacked chart of
-what each share held over time, as its scheduler counts it: vCPUs of
-STARTING + RUNNING container jobs, instances of SCHEDULED + STARTING +
-RUNNING service jobs.
+Jobs of fair-share queues (container and SAGEMAKER_TRAINING) and of quota
+shares carry a chip in their share's colour, and each such queue gets a
+stacked chart of what each share held over time, as its scheduler counts
+it: vCPUs of STARTING + RUNNING container jobs, instances of SCHEDULED +
+STARTING + RUNNING service jobs. A service job's preempted attempts are
+marked on its row where the preemption stopped them (spec §3.5).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ COLOURS = {
     "RUNNING": "#4a8fd9",
 }
 ENDED = {"SUCCEEDED": "#2e9e5b", "FAILED": "#d64541"}
+PREEMPTED = "#7b2cbf"
 MAX_ROWS = 400  # per section: a page of 100,000 rows helps nobody
 LABEL_W, PLOT_W, ROW_H, AXIS_H = 260, 900, 16, 24
 SHARE_PALETTE = (
@@ -47,7 +49,8 @@ class Row:
     tooltip: str
     bars: list[tuple[int, int, str, str]] = field(default_factory=list)  # (start, end, colour, tooltip)
     end_mark: tuple[int, str] | None = None  # (time, colour) of a final status
-    share: str | None = None  # shareIdentifier of a fair-share job
+    share: str | None = None  # shareIdentifier of a fair-share job, or the name of a job's quota share
+    marks: list[tuple[int, str]] = field(default_factory=list)  # (time, tooltip) of each preemption
 
 
 def _segments(rows: list[dict[str, Any]], now_ms: int) -> dict[str, list[tuple[str, int, int]]]:
@@ -100,6 +103,10 @@ def collect(lb: Any) -> tuple[dict[str, list[Row]], dict[str, list[Row]], int, i
                     row.bars.append((start, end, COLOURS[status], tip))
                 elif status in ENDED:
                     row.end_mark = (start, ENDED[status])
+            for attempt in getattr(job, "recent_preempted", ()) if getattr(job, "preempted_count", 0) else ():
+                if attempt.stopped_at is not None:
+                    row.marks.append((attempt.stopped_at, f"{names[job_id]} preempted at "
+                                      f"{_ms(attempt.stopped_at, t0)}: {attempt.status_reason or ''}"))
             queues[_name_of(job.queue_arn)].append(row)
             for attempt in getattr(job, "attempts", ()):
                 start = attempt.started_at
@@ -134,7 +141,10 @@ def _find(stores: list[Any], job_id: str) -> Any:
 
 def _share_of(job: Any) -> str | None:
     spec = getattr(job, "spec", None)
-    if spec is None:  # a service job
+    if spec is None:  # a service job: its fair share, or its quota share
+        quota_share = getattr(job, "quota_share", None)
+        if quota_share is not None:
+            return quota_share.rpartition("/")[2]
         return getattr(job, "share_identifier", None)
     return getattr(spec, "share_identifier", None)
 
@@ -273,6 +283,10 @@ def _svg(rows: list[Row], t0: int, t1: int, colours: dict[str, str] | None = Non
             x0, x1 = _x(start, t0, t1), _x(end, t0, t1)
             parts.append(f'<rect x="{x0:.1f}" y="{y + 2}" width="{max(x1 - x0, 1.5):.1f}" height="{ROW_H - 4}" '
                          f'fill="{colour}"><title>{html.escape(tip)}</title></rect>')
+        for at, tip in row.marks:
+            x = _x(at, t0, t1)
+            parts.append(f'<path class="preempted" d="M{x - 4:.1f},{y + 1} L{x + 4:.1f},{y + 1} L{x:.1f},{y + 8}" '
+                         f'fill="{PREEMPTED}"><title>{html.escape(tip)}</title></path>')
         if row.end_mark:
             x = _x(row.end_mark[0], t0, t1)
             parts.append(f'<rect x="{x - 1.5:.1f}" y="{y + 1}" width="3" height="{ROW_H - 2}" fill="{row.end_mark[1]}"/>')
@@ -283,7 +297,7 @@ def _svg(rows: list[Row], t0: int, t1: int, colours: dict[str, str] | None = Non
 
 
 def _legend() -> str:
-    items = [(s, c) for s, c in COLOURS.items() if s != "PENDING"] + list(ENDED.items())
+    items = [(s, c) for s, c in COLOURS.items() if s != "PENDING"] + list(ENDED.items()) + [("preempted", PREEMPTED)]
     return "".join(f'<span class="key"><i style="background:{c}"></i>{html.escape(s)}</span>' for s, c in items)
 
 
@@ -307,7 +321,7 @@ def render(lb: Any) -> str:
     units: dict[str, str] = {}
     for name, usage in sorted(share_usage(lb, units).items()):
         unit = units.get(name, "vCPUs")
-        body.append(f"<h2>Fair-share queue {html.escape(name)}: {unit} held by each share</h2>"
+        body.append(f"<h2>Job queue {html.escape(name)}: {unit} held by each share</h2>"
                     f"<p>{_share_legend({s: colours[s] for s in sorted(usage) if s in colours})}</p>"
                     f"{_share_chart(usage, colours, t0, t1, unit)}")
     return f"""<!doctype html>

@@ -56,7 +56,7 @@ def submit_service_job(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     name = params["jobName"]
     if not JOB_NAME_RE.fullmatch(name):
         raise BatchClientError("Job name should match valid pattern", wrapped=True)
-    _check_size(params)
+    _check_size(params, getattr(backend, "request_size", None))
     queue = _submit_queue(backend, params["jobQueue"])
     share = _check_shares(backend, queue, params)
     _check_fields(params)
@@ -80,14 +80,20 @@ def _kib(value: str) -> int:
     return math.ceil(len(value.encode()) / 1024)
 
 
-def _check_size(params: dict[str, Any]) -> None:
-    """Spec §7 row 14: payload <= 10 KiB, whole request (compact JSON) <= 30 KiB."""
+def _check_size(params: dict[str, Any], request_size: int | None = None) -> None:
+    """Spec §7 row 14: payload <= 10 KiB, whole request (compact JSON) <= 30 KiB.
+
+    `request_size` is the length of the body botocore serialised (the shim
+    passes it): the same members and more (its clientToken), with wider
+    separators and non-ASCII escaped, so never shorter than the compact form."""
     payload = params["serviceRequestPayload"]
     if len(payload.encode()) > MAX_PAYLOAD_KIB * 1024:
         raise BatchClientError(
             f"Service request payload size must be less than {MAX_PAYLOAD_KIB} KiB, got {_kib(payload)} KiB",
             wrapped=True,
         )
+    if request_size is not None and request_size <= MAX_REQUEST_KIB * 1024:
+        return  # the body botocore sent fits: so does the compact form
     if _json_size_bound(params) <= MAX_REQUEST_KIB * 1024:
         return  # provably small: no need to encode it
     request = _REQUEST_JSON.encode(params)

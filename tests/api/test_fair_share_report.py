@@ -48,7 +48,7 @@ def test_every_fair_share_job_has_a_chip_in_its_share_colour(fair_run):
 
 def test_capacity_by_share_is_plotted(fair_run):
     lb, page = fair_run
-    assert "<h2>Fair-share queue q: vCPUs held by each share</h2>" in page
+    assert "<h2>Job queue q: vCPUs held by each share</h2>" in page
     polygons = re.findall(r'<polygon class="share" data-share="(\w+)" points="([^"]+)" fill="(#[0-9a-f]{6})"', page)
     assert [(share, colour) for share, _, colour in polygons] == [("a", SHARE_PALETTE[0]), ("b", SHARE_PALETTE[1])]
     assert "<title>share a: up to 4 vCPU</title>" in page  # a got 2, then 4 once b ran out
@@ -86,4 +86,4 @@ def test_fifo_runs_have_no_share_section():
         environment(batch)
         batch.submit_job(jobName="x", jobQueue="q", jobDefinition="jd")
         page = render(lb)
-    assert "Fair-share queue" not in page and "share-chip" not in page
+    assert "held by each share" not in page and "share-chip" not in page

@@ -438,3 +438,24 @@ def test_disabled_service_environment_places_nothing(batch, lb):
     batch.update_service_environment(serviceEnvironment="gpus", state="ENABLED")
     lb.advance(0)
     assert describe(batch, job)["status"] == "SUCCEEDED"
+
+
+def test_report_shows_each_quota_share_and_the_preemptions(batch, notebook):
+    """Issue 4: share usage and preemptions are in the HTML report too: each
+    job carries its quota share's chip, the queue gets a chart of the
+    instances each share held, and a preempted attempt is marked on its row."""
+    from localbatch.report import render
+
+    lb = notebook
+    submit(batch, "own", quotaShareName="QS1")  # QS1's own slot
+    borrower = submit(batch, "borrower", quotaShareName="QS1")  # borrows QS2's idle slot
+    lb.advance(60)
+    submit(batch, "qs2", quotaShareName="QS2")  # reclaims it: the borrower is preempted at 60 s
+    lb.advance(60)
+    assert describe(batch, borrower)["preemptionSummary"]["preemptedAttemptCount"] == 1
+    page = render(lb)
+    assert "<h2>Job queue training: instances held by each share</h2>" in page
+    for name in ("QS1", "QS2"):
+        assert f'data-share="{name}"' in page
+    assert page.count('class="preempted"') == 1
+    assert f"borrower preempted at 60.000 s: {RECLAIM.format('QS2')}" in page

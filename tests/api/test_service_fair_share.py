@@ -588,4 +588,4 @@ def test_report_colours_service_jobs_by_share(batch, lb, tmp_path):
     page = path.read_text()
     assert page.count('class="share-chip" data-share="a"') == 2
     assert page.count('class="share-chip" data-share="b"') == 2
-    assert "Fair-share queue training: instances held by each share" in page
+    assert "Job queue training: instances held by each share" in page
