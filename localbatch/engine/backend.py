@@ -52,6 +52,11 @@ class Backend:
         # Capacity faults a test declared: environment ARN -> instance types
         # it cannot give (None: every type). engine/faults.py.
         self.shortages: dict[str, frozenset[str] | None] = {}
+        # Fair-share queues whose last pass stopped on a job that does not fit
+        # while capacity was free: queue ARN -> the engine ("container" or
+        # "service"). Decay alone may put another share first, so a pass runs
+        # again whenever time moves (spec §3.1: every tick dispatches).
+        self.decay_watch: dict[str, str] = {}
 
     # -- identity -----------------------------------------------------------
 
@@ -71,10 +76,15 @@ class Backend:
         return round(self.config.resource_latency * 1000)
 
     def run_until(self, now_ms: int) -> None:
-        """Run every event due at or before `now_ms`, each at its own time."""
+        """Run every event due at or before `now_ms`, each at its own time;
+        then, at `now_ms`, the passes that time alone may change."""
         while True:
             entry = self.events.pop_due(now_ms)
             if entry is None:
+                if now_ms > self.now_ms:
+                    self.now_ms = now_ms
+                    if self.decay_watch and self._reorder_by_time():
+                        continue  # run the passes just asked for, at now_ms
                 break
             due_ms, _, action, args = entry
             if due_ms > self.now_ms:
@@ -82,5 +92,20 @@ class Backend:
             action(*args)
             for hook in self.after_events:
                 hook(self)
-        if now_ms > self.now_ms:
-            self.now_ms = now_ms
+
+    def _reorder_by_time(self) -> bool:
+        """Ask for a pass of each watched fair-share queue still waiting; True if any was asked for."""
+        asked = False
+        for queue_arn, engine in list(self.decay_watch.items()):
+            store = self.jobs if engine == "container" else self.service_jobs
+            jobs = store.queues.get(queue_arn)
+            book = jobs.fair_share if jobs is not None else None
+            if book is None or not book.waiting:
+                self.journal.pop(self.decay_watch, queue_arn)
+                continue
+            if engine == "container":
+                schedulers.request_dispatch(self)
+            else:
+                service_lifecycle.request_dispatch(self, queue_arn)
+            asked = True
+        return asked

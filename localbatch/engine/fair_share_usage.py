@@ -545,3 +545,17 @@ def waiting_items(share: Share) -> Iterator[Any]:
     """A share's waiting items in their order (step 3)."""
     items = share.items
     return (items[key] for key in share.waiting.ascending())
+
+
+def watch_decay(backend: Any, queue_arn: str, engine: str, stopped_with_room: bool) -> None:
+    """Spec §3.1: every tick dispatches. A pass that stopped on a job that does
+    not fit while capacity is free (and other shares wait) may go otherwise
+    once decay alone reorders the shares, with no event in between: such a
+    queue is watched, and Backend.run_until asks for its pass whenever time
+    moves. `engine` is "container" or "service"."""
+    watching = backend.decay_watch
+    if stopped_with_room:
+        if watching.get(queue_arn) != engine:
+            backend.journal.put(watching, queue_arn, engine)
+    elif queue_arn in watching:
+        backend.journal.pop(watching, queue_arn)

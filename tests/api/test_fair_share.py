@@ -596,3 +596,33 @@ def test_fifo_queue_is_not_explained_as_fair_share(batch, lb):
     text = fair_share.explain_fair_share(backend, backend.jobs.get(job_id))
     assert text == f"job {job_id} is not in a fair-share queue"
     assert describe(batch, job_id)["jobQueue"] == ARN + "job-queue/q"
+
+
+def test_decay_alone_lets_another_share_go_first_at_the_next_tick(batch, lb, frozen):
+    """Spec §3.1: every call and advance dispatches. b's history decays while a
+    runs, so with no event at all b's small job comes first 150 s after the
+    setup and takes the free vCPUs that a's 4-vCPU head cannot use.
+
+    At 600 s: score(b) = 4 vCPU x 300 s / 600 = 2, score(a) = its 1 running vCPU
+    = 1, so a goes first and stops the queue on a-big. At 720 s: score(b) =
+    4 x 480^2/2 / 600 / 600 = 1.28 > score(a) = 1 + (120 - 12) / 600 = 1.18.
+    At 750 s: score(b) = 4 x 450^2/2 / 600 / 600 = 1.125 < score(a) = 1.22."""
+    fair_queue(batch, max_vcpus=4, shares=[{"shareIdentifier": "a", "weightFactor": 1.0},
+                                          {"shareIdentifier": "b", "weightFactor": 1.0}])
+    big = {"resourceRequirements": [{"type": "VCPU", "value": "4"}]}
+    lb.on_job("b-old", duration=600)
+    lb.on_job("a-run", duration=None)
+    lb.on_job("a-big", duration=None)
+    lb.on_job("b-small", duration=None)
+    submit(batch, "b-old", containerOverrides=big)
+    lb.advance(600)
+    submit(batch, "a-run")
+    a_big = submit(batch, "a-big", containerOverrides=big)
+    b_small = submit(batch, "b-small")
+    lb.advance(0)
+    assert (status(batch, a_big), status(batch, b_small)) == ("RUNNABLE", "RUNNABLE")  # a first; a-big waits
+    lb.advance(120)
+    assert status(batch, b_small) == "RUNNABLE"  # at 720 s b still scores above a
+    lb.advance(30)  # no event falls due: only time moved
+    assert (status(batch, a_big), status(batch, b_small)) == ("RUNNABLE", "RUNNING")
+    assert describe(batch, b_small)["startedAt"] == T0 + 750_000

@@ -589,3 +589,27 @@ def test_report_colours_service_jobs_by_share(batch, lb, tmp_path):
     assert page.count('class="share-chip" data-share="a"') == 2
     assert page.count('class="share-chip" data-share="b"') == 2
     assert "Job queue training: instances held by each share" in page
+
+
+def test_decay_alone_lets_another_share_go_first_at_the_next_tick(batch, lb):
+    """Spec §3.1, as for container queues (tests/api/test_fair_share.py), in
+    instances: b's history decays while a holds one instance, so 150 s after
+    the setup b's 1-instance job comes first, with no event at all, and takes
+    an instance a's 4-instance head cannot use."""
+    fair_queue(batch, lb, max_instances=4, shares=[{"shareIdentifier": "a", "weightFactor": 1.0},
+                                                  {"shareIdentifier": "b", "weightFactor": 1.0}])
+    lb.on_job("b-old", duration=600)
+    lb.on_job("a-*", duration=None)
+    lb.on_job("b-small", duration=None)
+    job(batch, "b-old", count=4)
+    lb.advance(600)
+    job(batch, "a-run")
+    a_big = job(batch, "a-big", count=4)
+    b_small = job(batch, "b-small")
+    lb.advance(0)
+    assert (describe(batch, a_big)["status"], describe(batch, b_small)["status"]) == ("RUNNABLE", "RUNNABLE")
+    lb.advance(120)
+    assert describe(batch, b_small)["status"] == "RUNNABLE"  # at 720 s b still scores above a
+    lb.advance(30)  # no event falls due: only time moved
+    assert (describe(batch, a_big)["status"], describe(batch, b_small)["status"]) == ("RUNNABLE", "RUNNING")
+    assert describe(batch, b_small)["scheduledAt"] == T0_MS + 750_000

@@ -48,6 +48,7 @@ from localbatch.engine.fair_share_usage import (
     ranked_usage,
     reserved_units,
     simulated_order,
+    watch_decay,
     weight_of,
 )
 from localbatch.engine.jobs import RUNNABLE, Job
@@ -164,6 +165,7 @@ def dispatch(backend: Any, queue: Any, jobs: Any, attached: list[Any] | None = N
     if attached is None:
         attached = fifo._attached(backend, queue)
     head_blocked: tuple[Job, str | None] | None = None
+    stopped_with_room = False
     if book is not None and book.waiting:
         policy = fairshare_policy(backend, queue)
         targets = [ce for ce in attached if capacity.usable(ce)]
@@ -180,6 +182,9 @@ def dispatch(backend: Any, queue: Any, jobs: Any, attached: list[Any] | None = N
                 if head_blocked is None:
                     head_blocked = (job, capacity.blocked_reason(backend, job, attached))
                 if not backfill:
+                    stopped_with_room = len(book.waiting) > 1 and any(
+                        capacity.free(backend, target) > 0 for target in targets
+                    )
                     break
                 trial.skip()
                 continue
@@ -191,6 +196,7 @@ def dispatch(backend: Any, queue: Any, jobs: Any, attached: list[Any] | None = N
             used += vcpus
             trial.served()
     fifo._set_blocked(backend, queue, jobs, head_blocked)
+    watch_decay(backend, queue.arn, "container", stopped_with_room)
 
 
 def _queue_capacity(backend: Any, attached: list[Any]) -> tuple[float, float]:

@@ -40,6 +40,7 @@ from localbatch.engine.fair_share_usage import (
     ranked_usage,
     reserved_units,
     simulated_order,
+    watch_decay,
 )
 from localbatch.engine.schedulers import fair_share, service_fifo
 from localbatch.engine.schedulers.service_fifo import FRONT_SIZE, SE_MAX_RESOURCE, limits_of, set_blocked, usable
@@ -164,6 +165,11 @@ def dispatch(backend: Any, queue: Any, jobs: Any) -> SharePass | None:
             head = None if picked is None else picked[1]
     set_blocked(backend, queue, jobs, None, head, reason)
     backend.journal.set(jobs, "passed_at", backend.now_ms)  # service_lifecycle.arrived reads it
+    room = False
+    if head is not None and reason is None and book is not None and len(book.waiting) > 1 and usable(se):
+        held = (backend.service_jobs.se_used.get(se.arn) or {}).get(NUM_INSTANCES, 0)
+        room = held < limits_of(se).get(NUM_INSTANCES, 0)
+    watch_decay(backend, queue.arn, "service", room)
     return trial
 
 
