@@ -152,12 +152,11 @@ class LocalBatch:
                     handler = OPERATIONS.get(operation)
                     if handler is None:
                         raise BatchClientError(f"localbatch does not implement the {operation} operation")
-                    if request_size is not None:
-                        backend.request_size = request_size  # for this call's handler only
+                    backend.request_size = request_size  # for this call's handler only
                     try:
                         body = handler(backend, clone(params))
                     finally:
-                        backend.__dict__.pop("request_size", None)
+                        backend.request_size = None
                 except BaseException:
                     backend.journal.rollback()
                     raise

@@ -103,8 +103,8 @@ def collect(lb: Any) -> tuple[dict[str, list[Row]], dict[str, list[Row]], int, i
                     row.bars.append((start, end, COLOURS[status], tip))
                 elif status in ENDED:
                     row.end_mark = (start, ENDED[status])
-            for attempt in getattr(job, "recent_preempted", ()) if getattr(job, "preempted_count", 0) else ():
-                if attempt.stopped_at is not None:
+            for attempt in getattr(job, "attempts", ()):
+                if getattr(attempt, "preempted", False) and attempt.stopped_at is not None:
                     row.marks.append((attempt.stopped_at, f"{names[job_id]} preempted at "
                                       f"{_ms(attempt.stopped_at, t0)}: {attempt.status_reason or ''}"))
             queues[_name_of(job.queue_arn)].append(row)

@@ -265,7 +265,7 @@ def seed(client: Any) -> dict[str, str]:
 
 # Backend attributes that are not stored state: failed calls may consume ids
 # and sequence numbers, and engine time moves on its own.
-_NOT_STATE = {"journal", "ids", "_seq", "config", "now_ms", "account_id", "region"}
+_NOT_STATE = {"journal", "ids", "_seq", "config", "now_ms", "account_id", "region", "request_size"}
 _PRIMITIVES = (str, int, float, bool, type(None))
 
 

@@ -56,7 +56,7 @@ def submit_service_job(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     name = params["jobName"]
     if not JOB_NAME_RE.fullmatch(name):
         raise BatchClientError("Job name should match valid pattern", wrapped=True)
-    _check_size(params, getattr(backend, "request_size", None))
+    _check_size(params, backend.request_size)
     queue = _submit_queue(backend, params["jobQueue"])
     share = _check_shares(backend, queue, params)
     _check_fields(params)

@@ -57,6 +57,9 @@ class Backend:
         # "service"). Decay alone may put another share first, so a pass runs
         # again whenever time moves (spec §3.1: every tick dispatches).
         self.decay_watch: dict[str, str] = {}
+        # Length of the request body botocore serialised, while a handler runs
+        # (the controller sets it); None otherwise. Not state: never journaled.
+        self.request_size: int | None = None
 
     # -- identity -----------------------------------------------------------
 

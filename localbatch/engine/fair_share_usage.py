@@ -365,6 +365,11 @@ class ShareBook:
             return True
         return share.last_end is not None and now_ms < share.last_end + window_ms
 
+    def admits(self, identifier: str, now_ms: int, window_ms: int) -> bool:
+        """Whether a job for `identifier` keeps the active shares within
+        MAX_ACTIVE_SHARES (spec §7 row 17): an active share always may."""
+        return self.is_active(identifier, now_ms, window_ms) or self.active_count(now_ms, window_ms) < MAX_ACTIVE_SHARES
+
     def active_count(self, now_ms: int, window_ms: int) -> int:
         """Shares with unfinished jobs, plus those whose last job ended less than a window ago."""
         idle = self.idle

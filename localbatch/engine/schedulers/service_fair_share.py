@@ -33,7 +33,6 @@ from typing import Any
 
 from localbatch.engine import faults
 from localbatch.engine.fair_share_usage import (
-    MAX_ACTIVE_SHARES,
     ShareBook,
     SharePass,
     decay_window_ms,
@@ -131,13 +130,7 @@ def job_ended(backend: Any, jobs: Any, job: ServiceJob) -> None:
 def admits_share(backend: Any, queue: Any, share_identifier: str) -> bool:
     """False if a job for `share_identifier` would make the queue's active shares exceed 500."""
     book = book_of(backend, queue.arn)
-    if book is None:
-        return True
-    window = decay_window_ms(fairshare_policy(backend, queue))
-    now = backend.now_ms
-    if book.is_active(share_identifier, now, window):
-        return True
-    return book.active_count(now, window) < MAX_ACTIVE_SHARES
+    return book is None or book.admits(share_identifier, backend.now_ms, decay_window_ms(fairshare_policy(backend, queue)))
 
 
 # -- the dispatch pass (spec §3.3 steps 4-5, instances for vCPUs) -----------------------------------
