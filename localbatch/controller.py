@@ -143,9 +143,15 @@ class LocalBatch:
         """
         with self.lock:
             request_id = self._request_ids.uuid4()
-            backend = self.backend(region)
+            backend = self._backends.get(region) or self.backend(region)
             try:
-                self._tick(backend, self.clock.now_ms())
+                now_ms = self.clock.now_ms()
+                if backend.journal._undo is not None:
+                    self._refuse_reentry((backend,))
+                # Nothing due and no time passed (a burst of calls in one
+                # millisecond, a frozen clock): the tick would do nothing.
+                if now_ms > backend.now_ms or not backend.events.idle_until(now_ms):
+                    self._tick(backend, now_ms)
                 backend.journal.begin()
                 try:
                     service_model.check_request(operation, params)

@@ -66,7 +66,7 @@ def submit_service_job(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     job_id = backend.ids.uuid4()
     job = ServiceJob(backend.next_seq(), job_id, backend.arn(f"service-job/{job_id}"), queue.arn,
                      share.arn if share is not None else None, params, backend.now_ms)
-    lifecycle.submit(backend, job)
+    lifecycle.submit(backend, job, in_call=True)  # the controller ran the due events first
     if token is not None:
         backend.journal.put(backend.service_jobs.tokens, token, (backend.now_ms, job))
     return _identity(job)

@@ -55,6 +55,16 @@ class EventQueue:
         heap = self._heap
         return not heap or heap[0][0] > now_ms
 
+    def only_due(self, now_ms: int) -> Event | None:
+        """The entry due at or before `now_ms` if it is the only one, else None."""
+        heap = self._heap
+        if not heap or heap[0][0] > now_ms:
+            return None
+        # The root's children are the smallest of the rest.
+        if any(heap[i][0] <= now_ms for i in (1, 2) if i < len(heap)):
+            return None
+        return heap[0]
+
     def pop_due(self, now_ms: int) -> Event | None:
         """The next live event due at or before `now_ms`, removed from the queue."""
         heap = self._heap

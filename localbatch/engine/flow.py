@@ -32,7 +32,7 @@ from localbatch.engine.jobs import (
     child_key,
 )
 from localbatch.engine.lifecycle import create, empty_summary, transition
-from localbatch.engine.schedulers import fair_share, job_event, request_dispatch
+from localbatch.engine.schedulers import fair_share, job_event, pass_in_call, request_dispatch
 
 DEPENDENT_FAILED = "Dependent Job failed"
 ARRAY_CHILD_FAILED = "Array Child Job failed"
@@ -52,6 +52,7 @@ def submit(backend: Any, job: Job, *, in_call: bool = False) -> None:
     delay = round(backend.config.submitted_seconds * 1000)
     if in_call and delay == 0 and _next_in_line(backend, job):
         _evaluate(backend, job)
+        pass_in_call(backend)
         return
     # Not journaled: the job is new, so a rollback takes it out of the store whole.
     job.event = job_event(backend, delay, evaluate, backend, job)

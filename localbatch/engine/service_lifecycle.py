@@ -304,18 +304,35 @@ def release(backend: Any, job: ServiceJob) -> None:
 # == submission ========================================================================
 
 
-def submit(backend: Any, job: ServiceJob) -> None:
+def submit(backend: Any, job: ServiceJob, *, in_call: bool = False) -> None:
+    """Store a SUBMITTED job and have it evaluated.
+
+    `in_call`: SubmitServiceJob through the controller, which ran every event
+    due before the call and runs the due events first again before anything
+    else touches the backend. When no event is due now, the evaluation event
+    would be the engine's next step at this very time, so it runs at once:
+    the same timeline, move for move, one event fewer per submission (as
+    engine/flow.py does for container jobs). Not while a snapshot follows a
+    container queue's positions after each event."""
     store = backend.service_jobs
     store.add(job)
     if job.share_identifier is not None:
         service_fair_share.job_submitted(backend, store.queues[job.queue_arn], job)
     transition(backend, job, SUBMITTED)
     delay = round(backend.config.submitted_seconds * 1000)
-    backend.journal.set(job, "event", service_event(backend, delay, _evaluate, backend, job))
+    if in_call and delay == 0 and backend.events.idle_until(backend.now_ms) and not store.container_fronts:
+        _runnable(backend, job)
+        return
+    # Not journaled: the job is new, so a rollback takes it out of the store whole.
+    job.event = service_event(backend, delay, _evaluate, backend, job)
 
 
 def _evaluate(backend: Any, job: ServiceJob) -> None:
     backend.journal.set(job, "event", None)
+    _runnable(backend, job)
+
+
+def _runnable(backend: Any, job: ServiceJob) -> None:
     if job.status == SUBMITTED:
         transition(backend, job, RUNNABLE)
         arrived(backend, job)

@@ -115,19 +115,19 @@ def test_a_submission_waits_for_events_already_due(lb, batch):
     environment(batch)
     lb.on_job("*", duration=None)
     backend = lb.backend()
-    first = submit(batch, name="first")  # evaluated in its call: its dispatch pass is due now
-    assert backend.jobs.get(first).status == "RUNNABLE" and not backend.events.idle_until(backend.now_ms)
+    # Evaluated and dispatched in its call: its move to RUNNING is due now.
+    first = submit(batch, name="first")
+    assert backend.jobs.get(first).status == "STARTING" and not backend.events.idle_until(backend.now_ms)
     job = backend.jobs.get(first)
     second = type(job)(backend.next_seq(), "second-id", job.arn + "-2", "second", job.queue_arn, job.spec,
                        backend.now_ms)
     flow.submit(backend, second, in_call=True)
     assert second.status == "SUBMITTED" and second.event is not None
     backend.run_until(backend.now_ms)
-    assert timeline(lb)[-6:] == [
+    assert timeline(lb)[-5:] == [
         "0 second ->SUBMITTED",
-        "0 first RUNNABLE>STARTING",
-        "0 second SUBMITTED>RUNNABLE",
         "0 first STARTING>RUNNING",
+        "0 second SUBMITTED>RUNNABLE",
         "0 second RUNNABLE>STARTING",
         "0 second STARTING>RUNNING",
     ]

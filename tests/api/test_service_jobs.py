@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from localbatch.api import OPERATIONS
 from localbatch.engine.service_lifecycle import explain_service_job
 from tests.api.test_service_jobs_support import (
     ACCOUNT,
@@ -528,3 +529,56 @@ def test_explain_names_share_capacity_and_what_it_waits_for(batch, lb):
     # The controller routes service jobs (by id or ARN) to the same explanation.
     assert lb.explain(waiting) == text
     assert lb.explain(describe(batch, waiting)["jobArn"]) == text
+
+
+# -- a submission evaluated within its call ------------------------------------------------
+
+
+def test_service_jobs_submitted_in_one_millisecond_keep_the_event_timeline(batch, lb, fifo):
+    """A submission with no event due is evaluated in its own call; the
+    timeline is the one its evaluation event would have given: each job's
+    evaluation comes before the next submission, and the pass it asked for
+    runs before the next call does anything."""
+    lb.on_job(duration=None)
+    for name in ("a", "b"):
+        submit(batch, name, fifo)
+    describe(batch, submit(batch, "c", fifo))
+    assert [(r["job_name"], r["from"], r["to"]) for r in lb.timeline()] == [
+        ("a", None, "SUBMITTED"),
+        ("a", "SUBMITTED", "RUNNABLE"),
+        ("a", "RUNNABLE", "SCHEDULED"),
+        ("a", "SCHEDULED", "STARTING"),
+        ("a", "STARTING", "RUNNING"),
+        ("b", None, "SUBMITTED"),
+        ("b", "SUBMITTED", "RUNNABLE"),
+        ("b", "RUNNABLE", "SCHEDULED"),
+        ("b", "SCHEDULED", "STARTING"),
+        ("b", "STARTING", "RUNNING"),
+        ("c", None, "SUBMITTED"),
+        ("c", "SUBMITTED", "RUNNABLE"),
+        ("c", "RUNNABLE", "SCHEDULED"),
+        ("c", "SCHEDULED", "STARTING"),
+        ("c", "STARTING", "RUNNING"),
+    ]
+
+
+def test_a_service_submission_waits_for_events_already_due(batch, lb, fifo):
+    """With an event due (here the pass the first job's arrival asked for),
+    a new job's evaluation stays an event, behind it."""
+    lb.on_job(duration=None)
+    first = submit(batch, "first", fifo)
+    backend = lb.backend()
+    assert backend.service_jobs.get(first).status == "RUNNABLE"
+    assert not backend.events.idle_until(backend.now_ms)
+    # SubmitServiceJob's handler, as a call runs it, but with that event still due.
+    out = OPERATIONS["SubmitServiceJob"](backend, {
+        "jobName": "second", "jobQueue": fifo, "serviceJobType": "SAGEMAKER_TRAINING",
+        "serviceRequestPayload": payload("second"),
+    })
+    assert backend.service_jobs.get(out["jobId"]).status == "SUBMITTED"
+    describe(batch, first)
+    assert [(r["job_name"], r["to"]) for r in lb.timeline()][:5] == [
+        ("first", "SUBMITTED"), ("first", "RUNNABLE"), ("second", "SUBMITTED"),
+        ("first", "SCHEDULED"),  # the pass, due before second's evaluation was scheduled
+        ("second", "RUNNABLE"),
+    ]

@@ -29,6 +29,18 @@ def request_dispatch(backend: Any) -> None:
         backend.journal.set(store, "dispatch_event", job_event(backend, 0, _dispatch_pass, backend))
 
 
+def pass_in_call(backend: Any) -> None:
+    """Run the pass a call just asked for now, if it is the engine's only
+    due event: it would be the next step at this very time, so the timeline
+    is the same, and a submission saves an event (engine/flow.py `submit`).
+    Not `_marked`: the call's own journal covers it, and must not be cut."""
+    event = backend.jobs.dispatch_event
+    events = backend.events
+    if event is not None and events.only_due(backend.now_ms) is event:
+        events.pop_due(backend.now_ms)
+        _dispatch_pass(backend)
+
+
 def job_event(backend: Any, delay_ms: int, action: Callable[..., Any], *args: Any) -> list:
     """Schedule an engine event of the job engine.
 
