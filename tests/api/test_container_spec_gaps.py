@@ -680,6 +680,7 @@ def test_retried_job_keeps_its_place_in_the_queue(batch, lb):
         0 if job.attempt == 2 else 1))
     for name in "abc":
         submit(batch, name=name, retryStrategy={"attempts": 2})
+        lb.advance(0.001)  # the next is created later: same-millisecond jobs would go by jobId (spec §3.2)
     lb.run_until_idle()
     moves = [line for line in timeline(lb, moves={"STARTING", "RUNNABLE"}) if "SUBMITTED" not in line]
     assert moves == [
@@ -1132,7 +1133,10 @@ def test_waiting_for_units_blocks_the_queue(batch, lb):
     environment(batch, max_vcpus=8)
     lb.on_job("*", duration=10)
     submit(batch, name="holder", consumableResourcePropertiesOverride=LICENCE)
+    # A millisecond apart, so the queue holds them in submission order (same-millisecond jobs go by jobId).
+    lb.advance(0.001)
     submit(batch, name="needs", consumableResourcePropertiesOverride=LICENCE)
+    lb.advance(0.001)
     submit(batch, name="free")  # needs no licence, but waits behind the head
     lb.run_until_idle()
     assert timeline(lb, moves={"STARTING"}) == [

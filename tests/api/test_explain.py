@@ -57,6 +57,7 @@ def test_runnable_behind_a_blocked_head(batch, lb):
     lb.on_job("*", duration=None)
     submit(batch, name="big", definition="six")
     head = submit(batch, name="head", definition="four")
+    lb.advance(0.001)  # created after the head: same-millisecond jobs go by jobId (spec §3.2)
     behind = submit(batch, name="small", definition="four")
     assert lb.explain(behind) == (
         f"RUNNABLE: behind job {head} at the head of queue q "

@@ -167,6 +167,7 @@ def test_queue_priority_and_compute_environment_order(batch, lb):
     lb.on_job("*", duration=10)
     lows = [submit(batch, name=f"low{i}", queue="low") for i in range(2)]
     high = submit(batch, name="high0", queue="high")
+    lb.advance(0.001)  # high1 is created after high0: same-millisecond jobs go by jobId (spec §3.2)
     # The low queue took both CEs at once; after they free up, the high queue goes first.
     submit(batch, name="low2", queue="low")
     submit(batch, name="high1", queue="high")

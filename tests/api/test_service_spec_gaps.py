@@ -270,8 +270,11 @@ def test_a_share_stops_at_its_first_job_that_does_not_fit_its_own_quota(batch, l
     quota_queue(batch, lb, {GPU: 3})
     share(batch, lb, "A", "RESERVE", limit=2)
     lb.on_job(duration=None)
+    # A millisecond apart, so the share holds them in submission order (same-millisecond jobs go by jobId).
     ids = {"run": submit(batch, "run", quotaShareName="A")}
+    lb.advance(0.001)
     ids["big"] = submit(batch, "big", quotaShareName="A", count=2)  # fits A, not now
+    lb.advance(0.001)
     ids["small"] = submit(batch, "small", quotaShareName="A")  # would fit now: no back-filling
     lb.advance(10)
     assert statuses(batch, ids) == {"run": "RUNNING", "big": "RUNNABLE", "small": "RUNNABLE"}
@@ -520,7 +523,10 @@ def test_a_job_of_several_instance_types_needs_each_of_them_in_its_share(batch, 
     body["ResourceConfig"] = {"InstanceGroups": [
         {"InstanceGroupName": "gpu", "InstanceType": GPU, "InstanceCount": 1},
         {"InstanceGroupName": "cpu", "InstanceType": CPU, "InstanceCount": 1}], "VolumeSizeInGB": 30}
-    ids = {n: submit(batch, n, quotaShareName="A", serviceRequestPayload=json.dumps(body)) for n in ("m1", "m2")}
+    ids = {}
+    for n in ("m1", "m2"):  # a millisecond apart: the share holds them in submission order (ties go by jobId)
+        ids[n] = submit(batch, n, quotaShareName="A", serviceRequestPayload=json.dumps(body))
+        lb.advance(0.001)
     ids["cpu"] = submit(batch, "cpu", quotaShareName="A", instance_type=CPU)
     lb.advance(1)
     # m2 has the CPU instance it needs but not the GPU one; it heads the share, so cpu waits too.

@@ -134,17 +134,21 @@ def test_jobs_submitted_behind_a_full_front_leave_it_as_it_was(batch, lb):
     nothing in it; a job leaving its head moves every index."""
     fifo_queue(batch, lb, max_instances=1)
     lb.on_job(duration=None)
-    ids = [submit(batch, f"j{i}", "fifo") for i in range(103)]  # j0 runs, 102 wait
+    ids = [submit(batch, f"j{i}", "fifo") for i in range(103)]  # one runs, 102 wait
     lb.advance(1)
+    (running,) = [j["jobId"] for j in batch.list_service_jobs(jobQueue="fifo", jobStatus="RUNNING")["jobSummaryList"]]
+    # All created in the same millisecond: they wait in jobId order (spec §3.2).
+    waiting = sorted(set(ids) - {running})
     before = front(batch.get_job_queue_snapshot(jobQueue="fifo"))
-    assert before == [(job_id, T0_MS) for job_id in ids[1:101]]
+    assert before == [(job_id, T0_MS) for job_id in waiting[:100]]
     lb.advance(5)
     ids += [submit(batch, f"late{i}", "fifo") for i in range(3)]
     lb.advance(1)
     assert front(batch.get_job_queue_snapshot(jobQueue="fifo")) == before
-    lb.complete(ids[0])  # j1 starts at T0+7s: every job moves up one
+    lb.complete(running)  # the first waiting job starts at T0+7s: every job moves up one
     lb.advance(1)
-    assert front(batch.get_job_queue_snapshot(jobQueue="fifo")) == [(job_id, T0_MS + 7000) for job_id in ids[2:102]]
+    assert front(batch.get_job_queue_snapshot(jobQueue="fifo")) == [
+        (job_id, T0_MS + 7000) for job_id in waiting[1:101]]
 
 
 def test_a_job_entering_the_front_moves_only_the_jobs_at_and_behind_its_place(batch, lb):
