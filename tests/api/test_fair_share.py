@@ -390,10 +390,11 @@ def test_policy_update_takes_effect_at_the_next_pass(batch, lb):
     lb.on_job("*", duration=None)
     for i in range(4):
         submit(batch, f"a{i}")
+        next_ms(lb)
     assert shares_running(batch) == {"a": 2}
     batch.update_scheduling_policy(arn=arn, fairsharePolicy={"computeReservation": 0})
     assert shares_running(batch) == {"a": 4}
-    assert starts(lb)[2:] == ["0 a2 RUNNABLE>STARTING", "0 a3 RUNNABLE>STARTING"]
+    assert starts(lb)[2:] == ["0.004 a2 RUNNABLE>STARTING", "0.004 a3 RUNNABLE>STARTING"]
 
 
 def test_new_weights_apply_to_the_next_pass(batch, lb):
@@ -441,16 +442,17 @@ def test_retried_job_stops_counting_and_waits_in_its_share(batch, lb):
     lb.on_job("*", duration=10)
     lb.on_job("a-flaky", duration=10, run=lambda job: 1 if job.attempt == 1 else 0)
     with held(batch):
-        submit(batch, "a-flaky", retryStrategy={"attempts": 2})
-        submit(batch, "a-next")
-        submit(batch, "b0")
-        submit(batch, "b1")
+        for names in (("a-flaky", "b0"), ("a-next", "b1")):  # two rounds a millisecond apart
+            next_ms(lb)
+            for name in names:
+                submit(batch, name, **({"retryStrategy": {"attempts": 2}} if name == "a-flaky" else {}))
     lb.run_until_idle()
-    # At 10 both shares used 1 vCPU for 10 s: a's retried job competes with a-next by its own place (first).
+    # At 10 both shares used 1 vCPU for 10 s: a's retried job competes with a-next by its own place (first),
+    # and a goes before b (a-flaky was created before b1).
     assert timeline(lb, moves={"STARTING", "RUNNABLE"}, names={"a-flaky", "a-next", "b0", "b1"})[-6:] == [
-        "0 a-flaky RUNNABLE>STARTING", "0 b0 RUNNABLE>STARTING",
-        "10 a-flaky RUNNING>RUNNABLE", "10 a-flaky RUNNABLE>STARTING", "10 b1 RUNNABLE>STARTING",
-        "20 a-next RUNNABLE>STARTING",
+        "0.002 a-flaky RUNNABLE>STARTING", "0.002 b0 RUNNABLE>STARTING",
+        "10.002 a-flaky RUNNING>RUNNABLE", "10.002 a-flaky RUNNABLE>STARTING", "10.002 b1 RUNNABLE>STARTING",
+        "20.002 a-next RUNNABLE>STARTING",
     ]
 
 

@@ -33,6 +33,7 @@ def test_a_listed_job_that_becomes_the_blocked_head_shows_its_reason(batch, lb):
     environment(batch, max_vcpus=2)
     job_definition(batch, name="big", vcpus="4")  # never fits: a blocked head (spec §2.9)
     first = submit(batch, name="first", definition="big")
+    lb.advance(0.001)  # created after the head: same-millisecond jobs go by jobId (spec §3.2)
     submit(batch, name="second", definition="big")
     lb.run_until_idle()
     listed = _summaries(batch, "RUNNABLE")

@@ -280,8 +280,9 @@ def test_decay_timeline_is_the_same_whichever_way_time_moves(clock):
 def test_reservation_keeps_instances_for_shares_not_yet_running(batch, lb):
     fair_queue(batch, lb, max_instances=4, shares=[], computeReservation=50)
     lb.on_job(duration=None)
-    for i in range(4):
+    for i in range(4):  # a millisecond apart: a2 waits before a3
         job(batch, f"a{i}")
+        next_ms(lb)
     # a0 may use the reserve (a held nothing); then R = 50 % of 4 = 2: a may only grow to 2 instances.
     assert holding(batch) == {"a": 2}
     backend = lb.backend()
@@ -290,15 +291,16 @@ def test_reservation_keeps_instances_for_shares_not_yet_running(batch, lb):
     # The pass ended with share a sitting out: the frontOfQueue recorded from where it stopped still shows a.
     assert [j.name for j in jobs.front_jobs] == ["a2", "a3"]
     assert jobs.front_jobs == service_fair_share.front_order(backend, queue, jobs)
-    lb.advance(10)
+    lb.advance(9.996)  # to T0 + 10 s
     job(batch, "b0")
+    next_ms(lb)
     job(batch, "b1")
     # b0 starts in the reserve; with 2 shares holding instances R = 25 % of 4 = 1, kept free for a third.
     assert holding(batch) == {"a": 2, "b": 1}
-    lb.advance(10)
+    lb.advance(9.999)  # to T0 + 20 s
     job(batch, "c0")
     assert holding(batch) == {"a": 2, "b": 1, "c": 1}
-    assert scheduled(lb) == [(0, "a0"), (0, "a1"), (10, "b0"), (20, "c0")]
+    assert scheduled(lb) == [(0, "a0"), (0.001, "a1"), (10, "b0"), (20, "c0")]
     (a2,) = batch.list_service_jobs(jobQueue="training", filters=[
         {"name": "JOB_NAME", "values": ["a2"]}])["jobSummaryList"]
     assert a2["status"] == "RUNNABLE"
@@ -376,11 +378,12 @@ def test_policy_update_takes_effect_at_the_next_pass(batch, lb):
     lb.on_job(duration=None)
     for i in range(4):
         job(batch, f"a{i}")
+        next_ms(lb)
     assert holding(batch) == {"a": 2}
-    lb.advance(3)
+    lb.advance(2.996)  # to T0 + 3 s
     batch.update_scheduling_policy(arn=arn, fairsharePolicy={"computeReservation": 0})
     assert holding(batch) == {"a": 4}
-    assert scheduled(lb) == [(0, "a0"), (0, "a1"), (3, "a2"), (3, "a3")]
+    assert scheduled(lb) == [(0, "a0"), (0.001, "a1"), (3, "a2"), (3, "a3")]
 
 
 def test_new_weights_apply_to_the_next_pass(batch, lb):

@@ -41,10 +41,13 @@ def test_unknown_queue(batch):
 def test_fifo_service_queue(batch, lb):
     fifo_queue(batch, lb, max_instances=2)
     lb.on_job(duration=None)
-    ids = [submit(batch, f"j{i}", "fifo") for i in range(4)]
-    lb.advance(10)
+    ids = []
+    for i in range(4):
+        ids.append(submit(batch, f"j{i}", "fifo"))
+        lb.advance(0.001)  # a millisecond apart: same-millisecond jobs would go by jobId (spec §3.2)
+    lb.advance(9.996)  # to T0 + 10 s
     snap = batch.get_job_queue_snapshot(jobQueue="fifo")
-    assert front(snap) == [(ids[2], T0_MS), (ids[3], T0_MS)]
+    assert front(snap) == [(ids[2], T0_MS + 2), (ids[3], T0_MS + 3)]  # each took its index when created
     assert snap["frontOfQueue"]["lastUpdatedAt"] == T0_MS + 10_000
     assert snap["queueUtilization"]["totalCapacityUsage"] == [{"capacityUnit": GPU, "quantity": 2.0}]
     assert "frontOfQuotaShares" not in snap and "quotaShareUtilization" not in snap["queueUtilization"]
@@ -119,8 +122,11 @@ def test_container_fifo_queue(batch, lb):
                                       "executionRoleArn": "arn:aws:iam::123456789012:role/x"})
     lb.advance(0)
     lb.on_job(duration=None)
-    ids = [batch.submit_job(jobName=f"c{i}", jobQueue="q", jobDefinition="jd")["jobId"] for i in range(4)]
-    lb.advance(3)
+    ids = []
+    for i in range(4):
+        ids.append(batch.submit_job(jobName=f"c{i}", jobQueue="q", jobDefinition="jd")["jobId"])
+        lb.advance(0.001)  # a millisecond apart: same-millisecond jobs would go by jobId (spec §3.2)
+    lb.advance(2.996)  # to T0 + 3 s
     snap = batch.get_job_queue_snapshot(jobQueue="q")
     assert front(snap) == [(ids[2], T0_MS + 3000), (ids[3], T0_MS + 3000)]
     assert snap["queueUtilization"]["totalCapacityUsage"] == [{"capacityUnit": "VCPU", "quantity": 2.0}]
