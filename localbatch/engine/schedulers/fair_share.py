@@ -309,7 +309,7 @@ def _runnable_position(backend: Any, queue: Any, job: Job) -> str | None:
         jobs, go = ("job", "goes") if ahead == 1 else ("jobs", "go")
         return (
             f"{ahead} {jobs} of share {share.identifier} {go} first (higher schedulingPriority, or the same and "
-            f"created earlier); the next is {head.id} (schedulingPriority {head.spec.scheduling_priority or 0}, "
+            f"created earlier, or in the same millisecond with a smaller jobId); the next is {head.id} (schedulingPriority {head.spec.scheduling_priority or 0}, "
             f"this job {job.spec.scheduling_priority or 0})"
         )
     trial = SharePass(book, policy, backend.now_ms)
