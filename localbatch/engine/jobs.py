@@ -253,7 +253,7 @@ class Job:
         "is_cancelled",
         "is_terminated",
         "cancel_reason",  # a cancel recorded on a PENDING job, applied when its dependencies are done
-        "key",  # dispatch order key (see dispatch_key)
+        "key",  # dispatch order key (see ID_BITS, _KEY_SPAN)
         "parent",  # array parent of a child, MNP job of a node
         "index",  # array index of a child / node index of a node
         "children",  # array children or MNP nodes, by index

@@ -2,8 +2,8 @@
 
 The service environment has one `NUM_INSTANCES` limit: the instances of all
 SCHEDULED/STARTING/RUNNING jobs of every queue using it stay within
-`maxCapacity`. RUNNABLE jobs go by createdAt, ties by jobId; when the head cannot be
-placed the queue stops for this pass (head-of-line, no back-fill). A head
+`maxCapacity`. RUNNABLE jobs go by createdAt, ties by jobId; when the head
+cannot be placed the queue stops for this pass (head-of-line, no back-fill). A head
 that needs more instances than the environment has gets
 `MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE` at once, and a matching
 `jobStateTimeLimitActions` entry (action TERMINATE) ends it `maxTimeSeconds`
