@@ -43,7 +43,7 @@ MAX_ACTIVE_SHARES = 500
 MAX_PRIORITY = 9999
 SCALE = 1_000_000  # units are kept in millionths: sums of usage stay exact integers
 _MAX_WINDOW_MS = MAX_WINDOW_SECONDS * 1000
-_TIEBREAK_BITS = 54
+_TIEBREAK_BITS = 142  # jobs.TIEBREAK_BITS: a job id (128 bits) and an array index
 _CREATED_BITS = 42
 _CREATED_MASK = (1 << _CREATED_BITS) - 1
 

@@ -35,9 +35,20 @@ STATUSES = (SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED)
 TERMINAL = frozenset({SUCCEEDED, FAILED})
 ACTIVE = frozenset({STARTING, RUNNING})  # holding capacity
 
-# Children sort after their parent's submission and by index: the dispatch
-# key of a job is (submission seq) * _KEY_SPAN + (index + 1); size <= 10000.
+# Spec §3.2 as one int, so a queue's RUNNABLE jobs are a sorted set of ints:
+# createdAt, then the job id (ties by jobId [proposed]), then, for an array
+# child, index + 1 (size <= 10000 < _KEY_SPAN) under its parent's key. Job ids
+# are lowercase UUIDs: as 128-bit numbers they sort as the strings do.
+ID_BITS = 128
 _KEY_SPAN = 16384
+TIEBREAK_BITS = ID_BITS + 14  # the id and index part of a key (_KEY_SPAN == 1 << 14)
+TIEBREAK_MASK = (1 << TIEBREAK_BITS) - 1
+
+
+def id_number(job_id: str) -> int:
+    """The job id (its first 36 characters: a child's or node's suffix is not
+    part of it) as the number whose order is the ids' string order."""
+    return int(job_id[:36].replace("-", ""), 16)
 
 
 class SortedInts:
@@ -242,7 +253,7 @@ class Job:
         "is_cancelled",
         "is_terminated",
         "cancel_reason",  # a cancel recorded on a PENDING job, applied when its dependencies are done
-        "key",  # dispatch order key (see _KEY_SPAN)
+        "key",  # dispatch order key (see ID_BITS, _KEY_SPAN)
         "parent",  # array parent of a child, MNP job of a node
         "index",  # array index of a child / node index of a node
         "children",  # array children or MNP nodes, by index
@@ -283,7 +294,8 @@ class Job:
         self.is_cancelled = False
         self.is_terminated = False
         self.cancel_reason: str | None = None
-        self.key = seq * _KEY_SPAN
+        # (createdAt, id) * _KEY_SPAN; id_number inlined, SubmitJob is a hot path.
+        self.key = ((now_ms << ID_BITS) | int(job_id[:36].replace("-", ""), 16)) * _KEY_SPAN
         self.parent: Job | None = None
         self.index: int | None = None
         self.children: list[Job] | None = None

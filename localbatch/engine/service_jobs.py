@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from localbatch.engine.fair_share_usage import order_key
-from localbatch.engine.jobs import SortedInts
+from localbatch.engine.jobs import ID_BITS, SortedInts, id_number
 
 SUBMITTED = "SUBMITTED"
 PENDING = "PENDING"
@@ -43,12 +43,17 @@ TERMINAL = frozenset({SUCCEEDED, FAILED})
 IN_USE = frozenset({SCHEDULED, STARTING, RUNNING})  # holding capacity (spec §3.5 "Units")
 NUM_INSTANCES = "NUM_INSTANCES"
 MAX_PRIORITY = 9999
-# Dispatch key inside a quota share: priority desc, then creation (seq) asc.
-_SEQ_BITS = 42
+_CREATED_BITS = 42
 
 
-def share_key(priority: int, seq: int) -> int:
-    return ((MAX_PRIORITY - priority) << _SEQ_BITS) | seq
+def fifo_key(created_at: int, job_id: str) -> int:
+    """Spec §3.2 (FIFO service queues, §3.5): createdAt asc, ties by jobId."""
+    return (created_at << ID_BITS) | id_number(job_id)
+
+
+def share_key(priority: int, created_at: int, job_id: str) -> int:
+    """Inside a quota share (spec §3.5 Phase A): priority desc, then createdAt asc, then jobId."""
+    return ((MAX_PRIORITY - priority) << (_CREATED_BITS + ID_BITS)) | fifo_key(created_at, job_id)
 
 
 class ServiceAttempt:
@@ -149,15 +154,15 @@ class ServiceJob:
         return sum(self.units.values())
 
     def dispatch_key(self) -> int:
-        """Within a quota share priority then creation; within a fair share
-        priority, createdAt, then creation (spec §3.3 step 3, the order_key the
-        share book files it under); on a FIFO queue creation (spec §3.2, §3.5).
+        """Within a quota share priority, createdAt, then jobId; within a fair
+        share the same (spec §3.3 step 3, the order_key the share book files
+        it under); on a FIFO queue createdAt, then jobId (spec §3.2, §3.5).
         Kept in `key` (the hot paths read it): set here and by reprioritise."""
         if self.quota_share is not None:
-            return share_key(self.priority or 0, self.seq)
+            return share_key(self.priority or 0, self.created_at, self.id)
         if self.share_identifier is not None:
-            return order_key(self.priority, self.created_at, self.seq)
-        return self.seq
+            return order_key(self.priority, self.created_at, id_number(self.id))
+        return fifo_key(self.created_at, self.id)
 
     @property
     def data(self) -> dict[str, Any]:

@@ -71,8 +71,9 @@ def test_head_waits_for_instances_and_starts_when_restored(batch, lb):
     container_setup(batch)
     lb.insufficient_capacity("ce")
     head = submit(batch, name="head")
+    lb.advance(0.001)  # created after the head: same-millisecond jobs go by jobId (spec §3.2)
     behind = submit(batch, name="behind")
-    lb.advance(30)
+    lb.advance(29.999)  # to T0 + 30 s
     job = describe(batch, head)
     assert (job["status"], job["statusReason"]) == ("RUNNABLE", short("optimal"))
     assert describe(batch, behind)["status"] == "RUNNABLE" and reason_of(batch, behind) is None  # only the head
@@ -84,8 +85,8 @@ def test_head_waits_for_instances_and_starts_when_restored(batch, lb):
     assert moves(lb) == [
         "0 head ->SUBMITTED",
         "0 head SUBMITTED>RUNNABLE",
-        "0 behind ->SUBMITTED",
-        "0 behind SUBMITTED>RUNNABLE",
+        "0.001 behind ->SUBMITTED",
+        "0.001 behind SUBMITTED>RUNNABLE",
         "30 head RUNNABLE>STARTING",  # one pass places both, in queue order
         "30 behind RUNNABLE>STARTING",
         "30 head STARTING>RUNNING",
@@ -113,8 +114,9 @@ def test_time_limit_action_cancels_the_head_then_times_the_next(batch, lb):
     container_setup(batch, jobStateTimeLimitActions=time_limit("CANCEL"))
     lb.insufficient_capacity("ce")
     head = submit(batch, name="head")
+    lb.advance(0.001)  # created after the head: same-millisecond jobs go by jobId (spec §3.2)
     submit(batch, name="next")
-    lb.advance(599)
+    lb.advance(598.999)
     assert describe(batch, head)["status"] == "RUNNABLE"
     lb.advance(1)
     job = describe(batch, head)
@@ -124,8 +126,8 @@ def test_time_limit_action_cancels_the_head_then_times_the_next(batch, lb):
     assert moves(lb) == [
         "0 head ->SUBMITTED",
         "0 head SUBMITTED>RUNNABLE",
-        "0 next ->SUBMITTED",
-        "0 next SUBMITTED>RUNNABLE",
+        "0.001 next ->SUBMITTED",
+        "0.001 next SUBMITTED>RUNNABLE",
         f"600 head RUNNABLE>FAILED | {CANCELED}",
         f"1200 next RUNNABLE>FAILED | {CANCELED}",
     ]
@@ -254,8 +256,9 @@ def test_service_fifo_head_waits_and_is_terminated_by_time_limit(batch, lb):
     lb.on_job(duration=None)
     lb.insufficient_capacity("fifo-se", [GPU])
     head = service.submit(batch, "head", "fifo")
+    lb.advance(0.001)  # created after the head: same-millisecond jobs go by jobId (spec §3.2)
     service.submit(batch, "cpu", "fifo", instance_type=CPU)
-    lb.advance(1)
+    lb.advance(0.999)
     job = service.describe(batch, head)
     assert (job["status"], job["statusReason"]) == ("RUNNABLE", short(GPU))
     listed = batch.list_service_jobs(jobQueue="fifo", jobStatus="RUNNABLE")["jobSummaryList"]
@@ -266,7 +269,7 @@ def test_service_fifo_head_waits_and_is_terminated_by_time_limit(batch, lb):
     assert (job["status"], job["statusReason"], job["isTerminated"]) == ("FAILED", TERMINATED, True)
     assert service.transitions(lb) == [
         (0, "head", "RUNNABLE", None),
-        (0, "cpu", "RUNNABLE", None),
+        (0.001, "cpu", "RUNNABLE", None),
         (600, "head", "FAILED", TERMINATED),
         (600, "cpu", "SCHEDULED", None),  # the next head needs an instance type the environment has
     ]
@@ -291,12 +294,11 @@ def test_quota_share_head_waits_and_restore_starts_it(batch, lb):
     share(batch, lb, "cpu", "RESERVE", 1, unit=CPU)
     lb.on_job(duration=None)
     lb.insufficient_capacity("gpus", [GPU])
-    ids = {
-        "gpu-1": service.submit(batch, "gpu-1", quotaShareName="gpu"),
-        "gpu-2": service.submit(batch, "gpu-2", quotaShareName="gpu"),
-        "cpu-1": service.submit(batch, "cpu-1", quotaShareName="cpu", instance_type=CPU),
-    }
-    lb.advance(10)
+    ids = {"gpu-1": service.submit(batch, "gpu-1", quotaShareName="gpu")}
+    lb.advance(0.001)  # gpu-2 is created after gpu-1: same-millisecond jobs go by jobId (spec §3.5)
+    ids["gpu-2"] = service.submit(batch, "gpu-2", quotaShareName="gpu")
+    ids["cpu-1"] = service.submit(batch, "cpu-1", quotaShareName="cpu", instance_type=CPU)
+    lb.advance(9.999)  # to T0 + 10 s
     assert service.statuses(batch, ids) == {"gpu-1": "RUNNABLE", "gpu-2": "RUNNABLE", "cpu-1": "RUNNING"}
     assert service.describe(batch, ids["gpu-1"])["statusReason"] == short(GPU)
     assert "statusReason" not in service.describe(batch, ids["gpu-2"])  # behind the head of its share
@@ -304,7 +306,7 @@ def test_quota_share_head_waits_and_restore_starts_it(batch, lb):
     lb.restore_capacity("gpus")
     assert service.statuses(batch, ids) == {"gpu-1": "RUNNING", "gpu-2": "RUNNING", "cpu-1": "RUNNING"}
     assert service.transitions(lb, kinds={"SCHEDULED"}) == [
-        (0, "cpu-1", "SCHEDULED", None),
+        (0.001, "cpu-1", "SCHEDULED", None),
         (10, "gpu-1", "SCHEDULED", None),
         (10, "gpu-2", "SCHEDULED", None),  # borrowed, once the environment had instances again
     ]
@@ -314,11 +316,13 @@ def test_quota_share_time_limit_terminates_the_head(batch, lb):
     quota_queue(batch, lb, jobStateTimeLimitActions=time_limit("TERMINATE", 900))
     share(batch, lb, "qs", "RESERVE", 1)
     lb.insufficient_capacity("gpus")
-    ids = {"a": service.submit(batch, "a", quotaShareName="qs"), "b": service.submit(batch, "b", quotaShareName="qs")}
-    lb.advance(900)
+    ids = {"a": service.submit(batch, "a", quotaShareName="qs")}
+    lb.advance(0.001)  # b is created after a: same-millisecond jobs go by jobId (spec §3.5)
+    ids["b"] = service.submit(batch, "b", quotaShareName="qs")
+    lb.advance(899.999)
     assert service.transitions(lb) == [
         (0, "a", "RUNNABLE", None),
-        (0, "b", "RUNNABLE", None),
+        (0.001, "b", "RUNNABLE", None),
         (900, "a", "FAILED", TERMINATED),
     ]
     assert service.describe(batch, ids["b"])["statusReason"] == short(GPU)  # the next head of the share

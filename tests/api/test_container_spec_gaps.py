@@ -338,6 +338,7 @@ def test_retries_of_a_dependency_do_not_release_the_dependent(batch, lb):
     lb.on_job("flaky", duration=10, run=lambda job: 0 if job.attempt == 2 else 1)
     lb.on_job("doomed", duration=10, exit_code=1)
     flaky = submit(batch, name="flaky", retryStrategy={"attempts": 2})
+    lb.advance(0.001)  # doomed is created after flaky: same-millisecond jobs go by jobId (spec §3.2)
     doomed = submit(batch, name="doomed", retryStrategy={"attempts": 2})
     submit(batch, name="after-flaky", dependsOn=[{"jobId": flaky}])
     submit(batch, name="after-doomed", dependsOn=[{"jobId": doomed}])
@@ -345,14 +346,14 @@ def test_retries_of_a_dependency_do_not_release_the_dependent(batch, lb):
     assert timeline(lb, moves={"RUNNABLE", "SUCCEEDED", "FAILED"}, names={
         "flaky", "doomed", "after-flaky", "after-doomed"}) == [
         "0 flaky SUBMITTED>RUNNABLE",
-        "0 doomed SUBMITTED>RUNNABLE",
+        "0.001 doomed SUBMITTED>RUNNABLE",
         "10 flaky RUNNING>RUNNABLE",
-        "10 doomed RUNNING>RUNNABLE",
+        "10.001 doomed RUNNING>RUNNABLE",
         f"20 flaky RUNNING>SUCCEEDED | {EXITED}",
         "20 after-flaky PENDING>RUNNABLE",
-        f"20 doomed RUNNING>FAILED | {EXITED}",
-        "20 after-doomed PENDING>FAILED | Dependent Job failed",
         f"20 after-flaky RUNNING>SUCCEEDED | {EXITED}",
+        f"20.001 doomed RUNNING>FAILED | {EXITED}",
+        "20.001 after-doomed PENDING>FAILED | Dependent Job failed",
     ]
 
 
@@ -680,6 +681,7 @@ def test_retried_job_keeps_its_place_in_the_queue(batch, lb):
         0 if job.attempt == 2 else 1))
     for name in "abc":
         submit(batch, name=name, retryStrategy={"attempts": 2})
+        lb.advance(0.001)  # the next is created later: same-millisecond jobs would go by jobId (spec §3.2)
     lb.run_until_idle()
     moves = [line for line in timeline(lb, moves={"STARTING", "RUNNABLE"}) if "SUBMITTED" not in line]
     assert moves == [
@@ -807,6 +809,7 @@ def test_each_job_is_timed_from_when_it_becomes_the_blocked_head(batch, lb):
     job_queue(batch, jobStateTimeLimitActions=CANCEL_AFTER_600)
     job_definition(batch, name="huge", vcpus="4")
     first = submit(batch, name="huge1", definition="huge")
+    lb.advance(0.001)  # created after the head: same-millisecond jobs go by jobId (spec §3.2)
     second = submit(batch, name="huge2", definition="huge")
     lb.advance(300)
     assert "statusReason" not in describe(batch, second)  # not the head: not blocked for that reason
@@ -1113,6 +1116,76 @@ def test_disabled_queue_still_dispatches_its_jobs(batch, lb):
     assert timeline(lb, moves={"STARTING"}) == ["0 a RUNNABLE>STARTING", "10 b RUNNABLE>STARTING"]
 
 
+# -- §3.2, §3.3 step 3 [proposed]: jobs created in the same millisecond go by jobId -------------------------
+
+
+@contextmanager
+def held_behind(batch) -> Iterator[None]:
+    """Jobs submitted inside wait RUNNABLE together behind the disabled
+    compute environment `ce`: the first pass, once it is enabled, sees them all."""
+    batch.update_compute_environment(computeEnvironment="ce", state="DISABLED")
+    yield
+    batch.describe_jobs(jobs=[])  # lets SUBMITTED jobs become RUNNABLE (and arrays spawn their children)
+    batch.update_compute_environment(computeEnvironment="ce", state="ENABLED")
+
+
+def started_ids(lb) -> list[str]:
+    """Job ids (array children as `<parent id>:<index>`) in the order they went STARTING."""
+    return [row["job_id"] for row in lb.timeline() if row["to"] == "STARTING"]
+
+
+def test_same_creation_time_ties_go_by_job_id(batch, lb):
+    environment(batch, max_vcpus=1)
+    lb.on_job("*", duration=10)
+    with held_behind(batch):
+        ids = {submit(batch, name=f"j{i}"): f"j{i}" for i in range(6)}  # all created at T0 (frozen clock)
+    lb.run_until_idle()
+    started = [line.split()[1] for line in timeline(lb, moves={"STARTING"})]
+    assert started == [ids[job_id] for job_id in sorted(ids)]
+
+
+def test_same_creation_time_front_of_queue_is_the_job_id_order(batch, lb):
+    environment(batch, max_vcpus=1)
+    lb.on_job("*", duration=10)
+    with held_behind(batch):
+        ids = [submit(batch, name=f"j{i}") for i in range(6)]
+    front = batch.get_job_queue_snapshot(jobQueue="q")["frontOfQueue"]["jobs"]
+    # One runs; frontOfQueue is the other five in the order they are about to start.
+    assert [entry["jobArn"].rpartition("/")[2] for entry in front] == sorted(ids)[1:]
+    lb.run_until_idle()
+    assert started_ids(lb) == sorted(ids)
+
+
+def test_array_children_keep_their_index_order_among_jobs_of_the_same_millisecond(batch, lb):
+    environment(batch, max_vcpus=1)
+    lb.on_job("*", duration=10)
+    with held_behind(batch):
+        parent = submit(batch, name="arr", arrayProperties={"size": 12})
+        plain = [submit(batch, name=f"p{i}") for i in range(3)]
+    lb.run_until_idle()
+    # The children take their parent's place (its jobId among jobs of that millisecond), then go by index:
+    # 0, 1, 2, ..., 11 (index 10 after 9, not after 1 as the child ids would sort as strings).
+    expected = []
+    for job_id in sorted([parent, *plain]):
+        expected += [f"{parent}:{i}" for i in range(12)] if job_id == parent else [job_id]
+    assert started_ids(lb) == expected
+
+
+def test_fair_share_ties_within_a_share_go_by_job_id_after_priority(batch, lb):
+    from tests.api.test_fair_share import fair_queue
+
+    fair_queue(batch, max_vcpus=1, shares=[])
+    lb.on_job("*", duration=10)
+    with held_behind(batch):
+        same = [batch.submit_job(jobName=f"a{i}", jobQueue="q", jobDefinition="jd",
+                                 shareIdentifier="a")["jobId"] for i in range(5)]
+        urgent = batch.submit_job(jobName="a-urgent", jobQueue="q", jobDefinition="jd", shareIdentifier="a",
+                                  schedulingPriorityOverride=5)["jobId"]
+    lb.run_until_idle()
+    # Spec §3.3 step 3: schedulingPriority desc, createdAt asc (all at T0 here), then jobId.
+    assert started_ids(lb) == [urgent, *sorted(same)]
+
+
 # == §3.4 consumable resources =====================================================================
 
 LICENCE = {"consumableResourceList": [{"consumableResource": "licences", "quantity": 1}]}
@@ -1132,7 +1205,10 @@ def test_waiting_for_units_blocks_the_queue(batch, lb):
     environment(batch, max_vcpus=8)
     lb.on_job("*", duration=10)
     submit(batch, name="holder", consumableResourcePropertiesOverride=LICENCE)
+    # A millisecond apart, so the queue holds them in submission order (same-millisecond jobs go by jobId).
+    lb.advance(0.001)
     submit(batch, name="needs", consumableResourcePropertiesOverride=LICENCE)
+    lb.advance(0.001)
     submit(batch, name="free")  # needs no licence, but waits behind the head
     lb.run_until_idle()
     assert timeline(lb, moves={"STARTING"}) == [

@@ -57,6 +57,7 @@ def test_runnable_behind_a_blocked_head(batch, lb):
     lb.on_job("*", duration=None)
     submit(batch, name="big", definition="six")
     head = submit(batch, name="head", definition="four")
+    lb.advance(0.001)  # created after the head: same-millisecond jobs go by jobId (spec §3.2)
     behind = submit(batch, name="small", definition="four")
     assert lb.explain(behind) == (
         f"RUNNABLE: behind job {head} at the head of queue q "
@@ -108,6 +109,7 @@ def test_misconfiguration_reason_and_its_time_limit(batch, lb):
     job_definition(batch, name="huge", vcpus="4")
     job_definition(batch)
     huge = submit(batch, name="huge", definition="huge")
+    lb.advance(0.001)  # created after the head: same-millisecond jobs go by jobId (spec §3.2)
     behind = submit(batch, name="behind")
     blocked = f"{CAPACITY_REASON} (needs 4 vCPU; ce-a maxvCpus 2)"
     timer = "; the queue's jobStateTimeLimitActions cancel it at 2026-01-01T00:10:00Z"

@@ -9,8 +9,11 @@ their share identifier. To make every job RUNNABLE before the first pass
 while they are submitted.
 
 Scores by hand: score = weight × (decayed usage / D + vCPUs in use), the
-lowest goes first; ties go to the share whose next job was created first
-(here all at T0), then to the identifier that sorts first.
+lowest goes first; ties go to the share whose next job was created first,
+then to the identifier that sorts first. Jobs created in the same
+millisecond go by jobId (spec §3.2, §3.3 step 3), so where a test needs a
+share's jobs in submission order it submits them a millisecond apart
+(`next_ms`): each round of submissions one millisecond after the last.
 """
 
 from __future__ import annotations
@@ -68,6 +71,12 @@ def held(batch, ce="ce") -> Iterator[None]:
     batch.update_compute_environment(computeEnvironment=ce, state="ENABLED")
 
 
+def next_ms(lb) -> None:
+    """Move the clock one millisecond: what is submitted next is created after
+    what came before (same-millisecond jobs go by jobId, spec §3.2)."""
+    lb.advance(0.001)
+
+
 def starts(lb) -> list[str]:
     return timeline(lb, moves={"STARTING"})
 
@@ -88,16 +97,19 @@ def test_weights_one_and_a_half_split_capacity_one_to_two(batch, lb):
     lb.on_job("*", duration=10)
     with held(batch):
         for i in range(6):
+            next_ms(lb)
             submit(batch, f"a{i}")
             submit(batch, f"b{i}")
     lb.run_until_idle()
-    # t=0: a 0|b 0 (tie: a sorts first) a0 -> a 1|b 0 b0 -> b .5 b1 -> a 1|b 1 a1 -> b2 -> b3: 2 vs 4.
+    # The queue opens 6 ms after T0 (six rounds a millisecond apart).
+    # t=0: a 0|b 0 (tie, same round: a sorts first) a0 -> a 1|b 0 b0 -> b .5 b1 -> a 1|b 1 (tie: a1 was
+    # created before b2) a1 -> b2 -> b3: 2 vs 4.
     # t=10: both used 2 : 4 vCPU for 10 s, weights 1 : 0.5 -> equal scores again, so the same again.
     assert starts(lb) == [
-        "0 a0 RUNNABLE>STARTING", "0 b0 RUNNABLE>STARTING", "0 b1 RUNNABLE>STARTING",
-        "0 a1 RUNNABLE>STARTING", "0 b2 RUNNABLE>STARTING", "0 b3 RUNNABLE>STARTING",
-        "10 a2 RUNNABLE>STARTING", "10 b4 RUNNABLE>STARTING", "10 b5 RUNNABLE>STARTING",
-        "10 a3 RUNNABLE>STARTING", "10 a4 RUNNABLE>STARTING", "10 a5 RUNNABLE>STARTING",
+        "0.006 a0 RUNNABLE>STARTING", "0.006 b0 RUNNABLE>STARTING", "0.006 b1 RUNNABLE>STARTING",
+        "0.006 a1 RUNNABLE>STARTING", "0.006 b2 RUNNABLE>STARTING", "0.006 b3 RUNNABLE>STARTING",
+        "10.006 a2 RUNNABLE>STARTING", "10.006 b4 RUNNABLE>STARTING", "10.006 b5 RUNNABLE>STARTING",
+        "10.006 a3 RUNNABLE>STARTING", "10.006 a4 RUNNABLE>STARTING", "10.006 a5 RUNNABLE>STARTING",
     ]
 
 
@@ -116,6 +128,7 @@ def test_prefix_weight_applies_to_every_matching_identifier(batch, lb):
     lb.on_job("*", duration=None)
     with held(batch):
         for i in range(6):
+            next_ms(lb)
             for share in ("research1", "research2", "c", "d"):  # c and d are not listed: weight 1.0
                 submit(batch, f"{share}-{i}", share=share)
     # research1 and research2 each weigh 0.25 (the research* entry): 4 vCPU each for c's and d's 1.
@@ -148,11 +161,11 @@ def _burst_then_both(batch, lb, gap: float) -> list[str]:
     lb.on_job("b*", duration=None)
     for i in range(4):
         submit(batch, f"early{i}", share="a")
-    lb.advance(600 + gap)
+    lb.advance(600 + gap - 0.004)  # the four rounds below take 4 ms: the queue opens at 600 + gap
     with held(batch):
         for i in range(4):
+            next_ms(lb)
             submit(batch, f"a{i}")
-        for i in range(4):
             submit(batch, f"b{i}")
     return starts(lb)[4:]
 
@@ -204,7 +217,7 @@ def test_a_longer_window_remembers_longer(batch, lb):
 
 DECAY_GOLDEN = [
     "0 a0 RUNNABLE>STARTING", "0 a1 RUNNABLE>STARTING", "0 a2 RUNNABLE>STARTING", "0 a3 RUNNABLE>STARTING",
-    # t=300: a's four jobs end; b arrived at 100; a's decayed usage is 4·(300−300²/1200)/600 = 1.5 vCPU.
+    # t=300: a's four jobs end; b arrived just after 100; a's decayed usage is 4·(300−300²/1200)/600 = 1.5 vCPU.
     "300 b0 RUNNABLE>STARTING", "300 b1 RUNNABLE>STARTING", "300 a4 RUNNABLE>STARTING", "300 b2 RUNNABLE>STARTING",
     # t=600: a4, b0-b2 end. a: 4 vCPU over [0, 300] and 1 over [300, 600], decayed: (300 + 225)/600 = 0.875;
     # b: 3 vCPU over [300, 600]: 675/600 = 1.125. a's burst has decayed below b's usage: a goes first.
@@ -218,10 +231,15 @@ def _decay_scenario(lb, move) -> list[str]:
     batch = boto3.client("batch", region_name="us-east-1")
     fair_queue(batch, max_vcpus=4, shares=[], shareDecaySeconds=600)
     lb.on_job("*", duration=300)
+    # The jobs that wait are created apart, so each share's wait in submission order (same-millisecond
+    # jobs go by jobId); 2 ms apart, as freezegun's float clock can round a 1 ms step away.
     for i in range(8):
+        if i >= 4:
+            move(0.002)
         submit(batch, f"a{i}")
     move(100)
     for i in range(6):
+        move(0.002)
         submit(batch, f"b{i}")
     for _ in range(12):  # 100 s steps, each followed by a call that runs what fell due
         move(100)
@@ -372,10 +390,11 @@ def test_policy_update_takes_effect_at_the_next_pass(batch, lb):
     lb.on_job("*", duration=None)
     for i in range(4):
         submit(batch, f"a{i}")
+        next_ms(lb)
     assert shares_running(batch) == {"a": 2}
     batch.update_scheduling_policy(arn=arn, fairsharePolicy={"computeReservation": 0})
     assert shares_running(batch) == {"a": 4}
-    assert starts(lb)[2:] == ["0 a2 RUNNABLE>STARTING", "0 a3 RUNNABLE>STARTING"]
+    assert starts(lb)[2:] == ["0.004 a2 RUNNABLE>STARTING", "0.004 a3 RUNNABLE>STARTING"]
 
 
 def test_new_weights_apply_to_the_next_pass(batch, lb):
@@ -423,16 +442,17 @@ def test_retried_job_stops_counting_and_waits_in_its_share(batch, lb):
     lb.on_job("*", duration=10)
     lb.on_job("a-flaky", duration=10, run=lambda job: 1 if job.attempt == 1 else 0)
     with held(batch):
-        submit(batch, "a-flaky", retryStrategy={"attempts": 2})
-        submit(batch, "a-next")
-        submit(batch, "b0")
-        submit(batch, "b1")
+        for names in (("a-flaky", "b0"), ("a-next", "b1")):  # two rounds a millisecond apart
+            next_ms(lb)
+            for name in names:
+                submit(batch, name, **({"retryStrategy": {"attempts": 2}} if name == "a-flaky" else {}))
     lb.run_until_idle()
-    # At 10 both shares used 1 vCPU for 10 s: a's retried job competes with a-next by its own place (first).
+    # At 10 both shares used 1 vCPU for 10 s: a's retried job competes with a-next by its own place (first),
+    # and a goes before b (a-flaky was created before b1).
     assert timeline(lb, moves={"STARTING", "RUNNABLE"}, names={"a-flaky", "a-next", "b0", "b1"})[-6:] == [
-        "0 a-flaky RUNNABLE>STARTING", "0 b0 RUNNABLE>STARTING",
-        "10 a-flaky RUNNING>RUNNABLE", "10 a-flaky RUNNABLE>STARTING", "10 b1 RUNNABLE>STARTING",
-        "20 a-next RUNNABLE>STARTING",
+        "0.002 a-flaky RUNNABLE>STARTING", "0.002 b0 RUNNABLE>STARTING",
+        "10.002 a-flaky RUNNING>RUNNABLE", "10.002 a-flaky RUNNABLE>STARTING", "10.002 b1 RUNNABLE>STARTING",
+        "20.002 a-next RUNNABLE>STARTING",
     ]
 
 
@@ -461,7 +481,10 @@ def test_cancelled_jobs_leave_their_share(batch, lb):
     fair_queue(batch, max_vcpus=1, shares=[])
     lb.on_job("*", duration=None)
     with held(batch):
-        ids = [submit(batch, f"a{i}") for i in range(3)]
+        ids = []
+        for i in range(3):
+            next_ms(lb)
+            ids.append(submit(batch, f"a{i}"))
         submit(batch, "b0")
     for job_id in ids[1:]:
         batch.cancel_job(jobId=job_id, reason="no longer needed")
@@ -478,6 +501,7 @@ def test_front_of_queue_is_the_dispatch_order(batch, lb):
     lb.on_job("*", duration=None)
     batch.update_compute_environment(computeEnvironment="ce", state="DISABLED")
     for i in range(5):
+        next_ms(lb)
         for share in ("a", "b", "research1"):
             submit(batch, f"{share}-{i}", share=share)
     batch.describe_jobs(jobs=[])
@@ -489,7 +513,8 @@ def test_front_of_queue_is_the_dispatch_order(batch, lb):
     batch.update_compute_environment(computeEnvironment="ce", state="ENABLED")
     dispatched = [line.split()[1] for line in starts(lb)]
     assert dispatched == front[:7]
-    # All scores 0 at first, ties by identifier: a, b, research1; research1 then catches up at 0.25 a job.
+    # All scores 0 at first, ties (candidates of one round) by identifier: a, b, research1; research1 then
+    # catches up at 0.25 a job (b-1 before research1-2 at 0.5: created a round earlier).
     assert dispatched == ["a-0", "b-0", "research1-0", "research1-1", "b-1", "research1-2", "research1-3"]
     util = fair_share.fair_share_utilization(backend, queue)
     assert util["activeShareCount"] == 3
@@ -501,14 +526,18 @@ def test_front_of_queue_is_the_dispatch_order(batch, lb):
 def test_get_job_queue_snapshot_of_a_fair_share_queue(batch, lb):
     fair_queue(batch, max_vcpus=3)
     lb.on_job("*", duration=None)
+    ids = {}
     with held(batch):
-        ids = {f"{share}{i}": submit(batch, f"{share}{i}") for i in range(4) for share in ("a", "b")}
+        for i in range(4):
+            next_ms(lb)
+            ids.update({f"{share}{i}": submit(batch, f"{share}{i}") for share in ("a", "b")})
+    opened = T0 + 4  # four rounds a millisecond apart
     snapshot = batch.get_job_queue_snapshot(jobQueue="q")
-    # Running: a0, b0, b1 (a 1 vCPU, b 2 at weight 0.5: both score 1). Next: a1 (tie, a sorts first), then
-    # b2 (b 1 < a 2), b3 (b 1.5 < a 2), a2 (a 2 = b 2, a sorts first), a3.
+    # Running: a0, b0, b1 (a 1 vCPU, b 2 at weight 0.5: both score 1). Next: a1 (tie, a1 was created before
+    # b2), then b2 (b 1 < a 2), b3 (b 1.5 < a 2), a2 (a 2 = b 2, a2 was created before b4: none), a3.
     front = [job["jobArn"].rpartition("/")[2] for job in snapshot["frontOfQueue"]["jobs"]]
     assert front == [ids[name] for name in ("a1", "b2", "b3", "a2", "a3")]
-    assert all(job["earliestTimeAtPosition"] == T0 for job in snapshot["frontOfQueue"]["jobs"])
+    assert all(job["earliestTimeAtPosition"] == opened for job in snapshot["frontOfQueue"]["jobs"])
     utilization = snapshot["queueUtilization"]
     assert utilization["totalCapacityUsage"] == [{"capacityUnit": "VCPU", "quantity": 3.0}]
     assert utilization["fairshareUtilization"] == {
@@ -523,8 +552,8 @@ def test_get_job_queue_snapshot_of_a_fair_share_queue(batch, lb):
     lb.complete(ids["b0"])
     front = batch.get_job_queue_snapshot(jobQueue="q")["frontOfQueue"]["jobs"]
     assert [job["jobArn"].rpartition("/")[2] for job in front][:2] == [ids["a1"], ids["b3"]]
-    # a1 kept index 0 since T0; b3 moved up from index 2 at t=5.
-    assert [job["earliestTimeAtPosition"] for job in front][:2] == [T0, T0 + 5000]
+    # a1 kept index 0 since the queue opened; b3 moved up from index 2 5 s later.
+    assert [job["earliestTimeAtPosition"] for job in front][:2] == [opened, opened + 5000]
     assert status(batch, ids["b2"]) == "RUNNING"
 
 
@@ -551,9 +580,12 @@ def test_explain_names_share_weight_usage_and_who_goes_first(batch, lb):
     fair_queue(batch, max_vcpus=3)
     lb.on_job("*", duration=None)
     with held(batch):
-        for i in range(3):
-            submit(batch, f"a{i}")
-            submit(batch, f"b{i}")
+        # Rounds a millisecond apart: a0 b0 b1 | a1 b2 | a2. b0 and b1 both run whichever goes first; a1 and
+        # b2 are created together, so when their shares tie the identifier decides.
+        for names in (("a0", "b0", "b1"), ("a1", "b2"), ("a2",)):
+            next_ms(lb)
+            for name in names:
+                submit(batch, name)
     submit(batch, "c0", share="c")
     waiting = {j["jobName"]: j["jobId"] for j in batch.list_jobs(jobQueue="q", jobStatus="RUNNABLE")["jobSummaryList"]}
     assert sorted(waiting) == ["a1", "a2", "b2", "c0"]

@@ -16,6 +16,12 @@ __all__ = ["frozen"]
 pytestmark = pytest.mark.usefixtures("frozen")
 
 
+def _made_id(n: int) -> str:
+    """An id for a job made by hand, in the lowercase UUID form of every job id
+    (the dispatch order reads it: same-millisecond jobs go by jobId, spec §3.2)."""
+    return f"00000000-0000-4000-8000-{n:012x}"
+
+
 def _summaries(batch, status):
     return {s["jobName"]: s for s in batch.list_jobs(jobQueue="q", jobStatus=status)["jobSummaryList"]}
 
@@ -27,6 +33,7 @@ def test_a_listed_job_that_becomes_the_blocked_head_shows_its_reason(batch, lb):
     environment(batch, max_vcpus=2)
     job_definition(batch, name="big", vcpus="4")  # never fits: a blocked head (spec §2.9)
     first = submit(batch, name="first", definition="big")
+    lb.advance(0.001)  # created after the head: same-millisecond jobs go by jobId (spec §3.2)
     submit(batch, name="second", definition="big")
     lb.run_until_idle()
     listed = _summaries(batch, "RUNNABLE")
@@ -87,9 +94,10 @@ def test_a_page_of_summaries_is_the_newest_jobs_in_order(batch, lb):
 def test_jobs_submitted_in_one_millisecond_keep_the_event_timeline(batch, lb):
     environment(batch, max_vcpus=1)
     lb.on_job("*", duration=5)
-    for name in ("a", "b", "c"):
-        submit(batch, name=name)
+    ids = {name: submit(batch, name=name) for name in ("a", "b", "c")}
     lb.run_until_idle()
+    # a starts within its call; b and c wait, created in the same millisecond: they go by jobId (spec §3.2).
+    second, third = sorted("bc", key=ids.get)
     assert timeline(lb) == [
         "0 a ->SUBMITTED",
         "0 a SUBMITTED>RUNNABLE",
@@ -100,12 +108,12 @@ def test_jobs_submitted_in_one_millisecond_keep_the_event_timeline(batch, lb):
         "0 c ->SUBMITTED",
         "0 c SUBMITTED>RUNNABLE",
         "5 a RUNNING>SUCCEEDED | Essential container in task exited",
-        "5 b RUNNABLE>STARTING",
-        "5 b STARTING>RUNNING",
-        "10 b RUNNING>SUCCEEDED | Essential container in task exited",
-        "10 c RUNNABLE>STARTING",
-        "10 c STARTING>RUNNING",
-        "15 c RUNNING>SUCCEEDED | Essential container in task exited",
+        f"5 {second} RUNNABLE>STARTING",
+        f"5 {second} STARTING>RUNNING",
+        f"10 {second} RUNNING>SUCCEEDED | Essential container in task exited",
+        f"10 {third} RUNNABLE>STARTING",
+        f"10 {third} STARTING>RUNNING",
+        f"15 {third} RUNNING>SUCCEEDED | Essential container in task exited",
     ]
 
 
@@ -119,7 +127,7 @@ def test_a_submission_waits_for_events_already_due(lb, batch):
     first = submit(batch, name="first")
     assert backend.jobs.get(first).status == "STARTING" and not backend.events.idle_until(backend.now_ms)
     job = backend.jobs.get(first)
-    second = type(job)(backend.next_seq(), "second-id", job.arn + "-2", "second", job.queue_arn, job.spec,
+    second = type(job)(backend.next_seq(), _made_id(2), job.arn + "-2", "second", job.queue_arn, job.spec,
                        backend.now_ms)
     flow.submit(backend, second, in_call=True)
     assert second.status == "SUBMITTED" and second.event is not None
@@ -142,8 +150,8 @@ def test_engine_submissions_are_evaluated_by_events(lb, batch):
     template = backend.jobs.get(submit(batch, name="template"))
     lb.run_until_idle()
     jobs = []
-    for name in ("x", "y"):
-        job = type(template)(backend.next_seq(), f"{name}-id", f"{template.arn}-{name}", name, template.queue_arn,
+    for n, name in enumerate(("x", "y")):
+        job = type(template)(backend.next_seq(), _made_id(n), f"{template.arn}-{name}", name, template.queue_arn,
                              template.spec, backend.now_ms)
         flow.submit(backend, job)
         jobs.append(job)

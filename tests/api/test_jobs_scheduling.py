@@ -104,16 +104,17 @@ def test_fifo_fills_capacity_in_submission_order(batch, lb):
     lb.on_job("*", duration=10)
     for name in "abcd":
         submit(batch, name=name)
+        lb.advance(0.001)  # a millisecond apart: same-millisecond jobs would go by jobId (spec §3.2)
     lb.run_until_idle()
     assert timeline(lb, moves={"STARTING", "SUCCEEDED"}) == [
         "0 a RUNNABLE>STARTING",
-        "0 b RUNNABLE>STARTING",
+        "0.001 b RUNNABLE>STARTING",
         "10 a RUNNING>SUCCEEDED | Essential container in task exited",
-        "10 b RUNNING>SUCCEEDED | Essential container in task exited",
         "10 c RUNNABLE>STARTING",
-        "10 d RUNNABLE>STARTING",
+        "10.001 b RUNNING>SUCCEEDED | Essential container in task exited",
+        "10.001 d RUNNABLE>STARTING",
         "20 c RUNNING>SUCCEEDED | Essential container in task exited",
-        "20 d RUNNING>SUCCEEDED | Essential container in task exited",
+        "20.001 d RUNNING>SUCCEEDED | Essential container in task exited",
     ]
 
 
@@ -125,6 +126,7 @@ def test_head_of_line_blocking_without_backfill(batch, lb):
     submit(batch, name="small1")
     submit(batch, name="small2")
     submit(batch, name="big", definition="big")
+    lb.advance(0.001)  # small3 is created after big: same-millisecond jobs go by jobId (spec §3.2)
     submit(batch, name="small3")  # would fit beside the first two, but waits behind "big"
     lb.run_until_idle()
     assert timeline(lb, moves={"STARTING", "SUCCEEDED"}) == [
@@ -167,6 +169,7 @@ def test_queue_priority_and_compute_environment_order(batch, lb):
     lb.on_job("*", duration=10)
     lows = [submit(batch, name=f"low{i}", queue="low") for i in range(2)]
     high = submit(batch, name="high0", queue="high")
+    lb.advance(0.001)  # high1 is created after high0: same-millisecond jobs go by jobId (spec §3.2)
     # The low queue took both CEs at once; after they free up, the high queue goes first.
     submit(batch, name="low2", queue="low")
     submit(batch, name="high1", queue="high")
@@ -215,6 +218,7 @@ def test_never_fits_gets_misconfiguration_reason_then_time_limit_cancel(batch, l
     job_definition(batch, name="huge", vcpus="4")
     job_definition(batch)
     huge = submit(batch, name="huge", definition="huge")
+    lb.advance(0.001)  # created after the head: same-millisecond jobs go by jobId (spec §3.2)
     behind = submit(batch, name="behind")
     job = describe(batch, huge)
     assert job["status"] == "RUNNABLE"
@@ -225,7 +229,7 @@ def test_never_fits_gets_misconfiguration_reason_then_time_limit_cancel(batch, l
     listed = batch.list_jobs(jobQueue="q", jobStatus="RUNNABLE")["jobSummaryList"]
     assert [j["statusReason"] for j in listed if j["jobName"] == "huge"] == [job["statusReason"]]
     assert status(batch, behind) == "RUNNABLE"  # blocked behind the head
-    lb.advance(599)
+    lb.advance(598.999)
     assert status(batch, huge) == "RUNNABLE"
     lb.advance(1)
     job = describe(batch, huge)

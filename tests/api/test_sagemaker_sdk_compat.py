@@ -380,6 +380,7 @@ def test_sdk_retry_entry_matches_its_own_reason_and_latest_attempt_moves(batch, 
 def test_queued_job_has_no_training_job_then_terminate_by_arn(batch, lb, fifo):
     lb.on_job(duration=None)
     running = sdk_submit(estimator_payload(), ESTIMATOR_JOB, fifo)
+    lb.advance(0.001)  # queued is created after running: same-millisecond jobs go by jobId (spec §3.2)
     queued = sdk_submit(model_trainer_payload(), TRAINER_JOB, fifo)  # the environment holds one instance
     time.sleep(60)
     job = sdk_describe(queued["jobArn"])
@@ -421,6 +422,7 @@ def test_update_priority_by_job_arn(batch, lb, fifo):
 def test_list_jobs_defaults_to_running_and_get_job_finds_any_status(batch, lb, fifo):
     lb.on_job(duration=None)
     first = sdk_submit(estimator_payload(), "sweep", fifo)
+    lb.advance(0.001)  # second is created after first: same-millisecond jobs go by jobId (spec §3.2)
     second = sdk_submit(estimator_payload(), "sweep", fifo)  # same name: Batch allows it
     time.sleep(60)
     running = sdk_list_jobs(fifo)
@@ -448,8 +450,11 @@ def test_quota_share_jobs_submit_and_list_by_share(batch, lb):
     share(batch, lb, "prod", "RESERVE", limit=2)
     lb.on_job(duration=None)
     preemption = {"preemptionRetriesBeforeTermination": 10}
-    research = [sdk_submit(model_trainer_payload(f"r{i}"), f"r{i}", "training", scheduling_priority=3,
-                           quota_share_name="research", preemption_config=preemption)["jobArn"] for i in range(2)]
+    research = []
+    for i in range(2):  # a millisecond apart: same-millisecond jobs go by jobId (spec §3.5)
+        research.append(sdk_submit(model_trainer_payload(f"r{i}"), f"r{i}", "training", scheduling_priority=3,
+                                   quota_share_name="research", preemption_config=preemption)["jobArn"])
+        lb.advance(0.001)
     prod = sdk_submit(model_trainer_payload("p0"), "p0", "training", quota_share_name="prod")["jobArn"]
     time.sleep(60)
     job = sdk_describe(research[0])

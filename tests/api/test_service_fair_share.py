@@ -9,8 +9,11 @@ every job RUNNABLE before the first pass (as when a queue backs up on AWS),
 the service environment is disabled while they are submitted (`held`).
 
 Scores by hand: score = weight × (decayed usage / D + instances in use), the
-lowest goes first; ties go to the share whose next job was created first
-(here all at T0), then to the identifier that sorts first.
+lowest goes first; ties go to the share whose next job was created first,
+then to the identifier that sorts first. Jobs created in the same
+millisecond go by jobId (spec §3.2, §3.3 step 3), so where a test needs a
+share's jobs in submission order it submits them a millisecond apart
+(`next_ms`): each round of submissions one millisecond after the last.
 """
 
 from __future__ import annotations
@@ -83,6 +86,12 @@ def held(batch, lb) -> Iterator[None]:
     lb.advance(0)
 
 
+def next_ms(lb) -> None:
+    """Move the clock one millisecond: what is submitted next is created after
+    what came before (same-millisecond jobs go by jobId, spec §3.2)."""
+    lb.advance(0.001)
+
+
 def scheduled(lb) -> list[tuple]:
     """(seconds, job) of every dispatch, in order."""
     return [(t, name) for t, name, _, _ in transitions(lb, kinds={"SCHEDULED"})]
@@ -110,15 +119,18 @@ def test_weights_one_and_a_half_split_instances_one_to_two(batch, lb):
     lb.on_job(duration=10)
     with held(batch, lb):
         for i in range(6):
+            next_ms(lb)
             job(batch, f"a{i}")
             job(batch, f"b{i}")
     lb.advance(30)
-    # t=0: a 0|b 0 (tie: a sorts first) a0 -> a 1|b 0: b0 -> b .5: b1 -> a 1|b 1: a1 -> b2 -> b3: 2 vs 4.
+    # The queue opens 6 ms after T0 (six rounds a millisecond apart).
+    # t=0: a 0|b 0 (tie, same round: a sorts first) a0 -> a 1|b 0: b0 -> b .5: b1 -> a 1|b 1 (tie: a1 was
+    # created before b2): a1 -> b2 -> b3: 2 vs 4.
     # t=10: both held 2 : 4 instances for 10 s, weights 1 : 0.5 -> equal scores again, so the same again
     # until b runs out of jobs.
     assert scheduled(lb) == [
-        (0, "a0"), (0, "b0"), (0, "b1"), (0, "a1"), (0, "b2"), (0, "b3"),
-        (10, "a2"), (10, "b4"), (10, "b5"), (10, "a3"), (10, "a4"), (10, "a5"),
+        (0.006, "a0"), (0.006, "b0"), (0.006, "b1"), (0.006, "a1"), (0.006, "b2"), (0.006, "b3"),
+        (10.006, "a2"), (10.006, "b4"), (10.006, "b5"), (10.006, "a3"), (10.006, "a4"), (10.006, "a5"),
     ]
 
 
@@ -136,13 +148,15 @@ def test_instances_not_jobs_are_what_a_share_uses(batch, lb):
     fair_queue(batch, lb, max_instances=6, shares=[])
     lb.on_job(duration=None)
     with held(batch, lb):
-        for i in range(3):
-            job(batch, f"big{i}", count=3)  # 3 instances each
-        for i in range(6):
+        for i in range(6):  # rounds a millisecond apart: big0 small0 | big1 small1 | big2 small2 | small3 ...
+            next_ms(lb)
+            if i < 3:
+                job(batch, f"big{i}", count=3)  # 3 instances each
             job(batch, f"small{i}")
-    # big0 (tie, "big" sorts first) gives big 3 instances: small takes three 1-instance jobs before
-    # the tie at 3 goes to big again, whose next job does not fit: the queue stops (head-of-line).
-    assert scheduled(lb) == [(0, "big0"), (0, "small0"), (0, "small1"), (0, "small2")]
+    # big0 (tie, same round: "big" sorts first) gives big 3 instances: small takes three 1-instance jobs
+    # before the tie at 3 goes to big again (big1 was created before small3), whose next job does not fit:
+    # the queue stops (head-of-line).
+    assert scheduled(lb) == [(0.006, "big0"), (0.006, "small0"), (0.006, "small1"), (0.006, "small2")]
     assert holding(batch) == {"big": 3, "small": 3}
 
 
@@ -151,6 +165,7 @@ def test_prefix_weight_applies_to_every_matching_identifier(batch, lb):
     lb.on_job(duration=None)
     with held(batch, lb):
         for i in range(6):
+            next_ms(lb)
             for share in ("research1", "research2", "c", "d"):  # c and d are not listed: weight 1.0
                 job(batch, f"{share}-{i}", share=share)
     # research1 and research2 each weigh 0.25 (the research* entry): 4 instances each for c's and d's 1.
@@ -173,11 +188,11 @@ def _burst_then_both(batch, lb, gap: float) -> list[tuple]:
     lb.on_job("b*", duration=None)
     for i in range(4):
         job(batch, f"early{i}", share="a")
-    lb.advance(600 + gap)
+    lb.advance(600 + gap - 0.004)  # the four rounds below take 4 ms: the queue opens at 600 + gap
     with held(batch, lb):
         for i in range(4):
+            next_ms(lb)
             job(batch, f"a{i}")
-        for i in range(4):
             job(batch, f"b{i}")
     return scheduled(lb)[4:]
 
@@ -203,7 +218,7 @@ def test_share_idle_longer_than_the_window_is_treated_as_new(batch, lb):
 
 DECAY_GOLDEN = [
     (0, "a0"), (0, "a1"), (0, "a2"), (0, "a3"),
-    # t=300: a's four jobs end; b arrived at 100; a's decayed usage is 4·(300−300²/1200)/600 = 1.5 instances.
+    # t=300: a's four jobs end; b arrived just after 100; a's decayed usage is 4·(300−300²/1200)/600 = 1.5 instances.
     (300, "b0"), (300, "b1"), (300, "a4"), (300, "b2"),
     # t=600: a4, b0-b2 end. a: 4 instances over [0, 300] and 1 over [300, 600], decayed: (300 + 225)/600 =
     # 0.875; b: 3 over [300, 600]: 675/600 = 1.125. a's burst has decayed below b's usage: a goes first.
@@ -217,10 +232,15 @@ def _decay_scenario(lb, move) -> list[tuple]:
     batch = client()
     fair_queue(batch, lb, max_instances=4, shares=[], shareDecaySeconds=600)
     lb.on_job(duration=300)
+    # The jobs that wait are created apart, so each share's wait in submission order (same-millisecond
+    # jobs go by jobId); 2 ms apart, as freezegun's float clock can round a 1 ms step away.
     for i in range(8):
+        if i >= 4:
+            move(0.002)
         job(batch, f"a{i}")
     move(100)
     for i in range(6):
+        move(0.002)
         job(batch, f"b{i}")
     for _ in range(12):  # 100 s steps, each followed by a call that runs what fell due
         move(100)
@@ -260,8 +280,9 @@ def test_decay_timeline_is_the_same_whichever_way_time_moves(clock):
 def test_reservation_keeps_instances_for_shares_not_yet_running(batch, lb):
     fair_queue(batch, lb, max_instances=4, shares=[], computeReservation=50)
     lb.on_job(duration=None)
-    for i in range(4):
+    for i in range(4):  # a millisecond apart: a2 waits before a3
         job(batch, f"a{i}")
+        next_ms(lb)
     # a0 may use the reserve (a held nothing); then R = 50 % of 4 = 2: a may only grow to 2 instances.
     assert holding(batch) == {"a": 2}
     backend = lb.backend()
@@ -270,15 +291,16 @@ def test_reservation_keeps_instances_for_shares_not_yet_running(batch, lb):
     # The pass ended with share a sitting out: the frontOfQueue recorded from where it stopped still shows a.
     assert [j.name for j in jobs.front_jobs] == ["a2", "a3"]
     assert jobs.front_jobs == service_fair_share.front_order(backend, queue, jobs)
-    lb.advance(10)
+    lb.advance(9.996)  # to T0 + 10 s
     job(batch, "b0")
+    next_ms(lb)
     job(batch, "b1")
     # b0 starts in the reserve; with 2 shares holding instances R = 25 % of 4 = 1, kept free for a third.
     assert holding(batch) == {"a": 2, "b": 1}
-    lb.advance(10)
+    lb.advance(9.999)  # to T0 + 20 s
     job(batch, "c0")
     assert holding(batch) == {"a": 2, "b": 1, "c": 1}
-    assert scheduled(lb) == [(0, "a0"), (0, "a1"), (10, "b0"), (20, "c0")]
+    assert scheduled(lb) == [(0, "a0"), (0.001, "a1"), (10, "b0"), (20, "c0")]
     (a2,) = batch.list_service_jobs(jobQueue="training", filters=[
         {"name": "JOB_NAME", "values": ["a2"]}])["jobSummaryList"]
     assert a2["status"] == "RUNNABLE"
@@ -331,9 +353,12 @@ def test_update_service_job_priority_is_used_from_the_next_pass(batch, lb):
     fair_queue(batch, lb, max_instances=1, shares=[])
     lb.on_job(duration=None)
     running = job(batch, "a-run")
-    ids = {name: job(batch, name) for name in ("a1", "a2", "a3")}
+    ids = {}
+    for name in ("a1", "a2", "a3"):
+        next_ms(lb)
+        ids[name] = job(batch, name)
     assert names_of(batch, batch.get_job_queue_snapshot(jobQueue="training")) == ["a1", "a2", "a3"]
-    lb.advance(5)
+    lb.advance(4.997)  # to T0 + 5 s
     batch.update_service_job(jobId=ids["a3"], schedulingPriority=9)
     # The pass the update asked for saw nothing free, but frontOfQueue already shows the new order.
     snapshot = batch.get_job_queue_snapshot(jobQueue="training")
@@ -353,11 +378,12 @@ def test_policy_update_takes_effect_at_the_next_pass(batch, lb):
     lb.on_job(duration=None)
     for i in range(4):
         job(batch, f"a{i}")
+        next_ms(lb)
     assert holding(batch) == {"a": 2}
-    lb.advance(3)
+    lb.advance(2.996)  # to T0 + 3 s
     batch.update_scheduling_policy(arn=arn, fairsharePolicy={"computeReservation": 0})
     assert holding(batch) == {"a": 4}
-    assert scheduled(lb) == [(0, "a0"), (0, "a1"), (3, "a2"), (3, "a3")]
+    assert scheduled(lb) == [(0, "a0"), (0.001, "a1"), (3, "a2"), (3, "a3")]
 
 
 def test_new_weights_apply_to_the_next_pass(batch, lb):
@@ -411,26 +437,32 @@ def test_front_of_queue_is_the_order_jobs_then_start(batch, lb):
     lb.on_job(duration=None)
     with held(batch, lb):
         for i in range(5):
+            next_ms(lb)
             for share in ("a", "b", "research1"):
                 job(batch, f"{share}-{i}", share=share)
         front = names_of(batch, batch.get_job_queue_snapshot(jobQueue="training"))
         assert len(front) == 15
     dispatched = [name for _, name in scheduled(lb)]
     assert dispatched == front[:7]
-    # All scores 0 at first, ties by identifier: a, b, research1; research1 then catches up at 0.25 a job.
+    # All scores 0 at first, ties (candidates of one round) by identifier: a, b, research1; research1 then
+    # catches up at 0.25 a job (b-1 before research1-2 at 0.5: created a round earlier).
     assert dispatched == ["a-0", "b-0", "research1-0", "research1-1", "b-1", "research1-2", "research1-3"]
 
 
 def test_snapshot_of_a_fair_share_queue(batch, lb):
     fair_queue(batch, lb, max_instances=3)
     lb.on_job(duration=None)
+    ids = {}
     with held(batch, lb):
-        ids = {f"{share}{i}": job(batch, f"{share}{i}") for i in range(4) for share in ("a", "b")}
+        for i in range(4):
+            next_ms(lb)
+            ids.update({f"{share}{i}": job(batch, f"{share}{i}") for share in ("a", "b")})
+    opened = T0_MS + 4  # four rounds a millisecond apart
     snapshot = batch.get_job_queue_snapshot(jobQueue="training")
-    # Holding: a0, b0, b1 (a 1 instance, b 2 at weight 0.5: both score 1). Next: a1 (tie, a sorts first),
-    # then b2 (b 1 < a 2), b3 (b 1.5 < a 2), a2 (a 2 = b 2, a sorts first), a3.
+    # Holding: a0, b0, b1 (a 1 instance, b 2 at weight 0.5: both score 1). Next: a1 (tie, a1 was created
+    # before b2), then b2 (b 1 < a 2), b3 (b 1.5 < a 2), a2 (a 2 = b 2, b has no job left), a3.
     assert names_of(batch, snapshot) == ["a1", "b2", "b3", "a2", "a3"]
-    assert all(entry["earliestTimeAtPosition"] == T0_MS for entry in snapshot["frontOfQueue"]["jobs"])
+    assert all(entry["earliestTimeAtPosition"] == opened for entry in snapshot["frontOfQueue"]["jobs"])
     utilization = snapshot["queueUtilization"]
     assert utilization["totalCapacityUsage"] == [{"capacityUnit": GPU, "quantity": 3.0}]
     assert utilization["fairshareUtilization"] == {
@@ -446,8 +478,8 @@ def test_snapshot_of_a_fair_share_queue(batch, lb):
     lb.complete(ids["b0"])
     front = batch.get_job_queue_snapshot(jobQueue="training")["frontOfQueue"]["jobs"]
     assert names_of(batch, {"frontOfQueue": {"jobs": front}})[:2] == ["a1", "b3"]
-    # a1 kept index 0 since T0; b3 moved up from index 2 at t=5.
-    assert [entry["earliestTimeAtPosition"] for entry in front][:2] == [T0_MS, T0_MS + 5000]
+    # a1 kept index 0 since the queue opened; b3 moved up from index 2 5 s later.
+    assert [entry["earliestTimeAtPosition"] for entry in front][:2] == [opened, opened + 5000]
     assert describe(batch, ids["b2"])["status"] == "RUNNING"
 
 
@@ -528,6 +560,7 @@ def test_explain_names_share_weight_usage_and_who_goes_first(batch, lb):
     lb.on_job(duration=None)
     with held(batch, lb):
         for i in range(3):
+            next_ms(lb)
             job(batch, f"a{i}")
             job(batch, f"b{i}")
     c0 = job(batch, "c0", share="c")

@@ -342,8 +342,10 @@ def test_dwell_times_are_configurable(batch):
 def test_fifo_queue_counts_instances_against_num_instances(batch, lb):
     fifo_queue(batch, lb, max_instances=4)
     lb.on_job(duration=None)
-    ids = {"a": submit(batch, "a", "fifo", count=3), "b": submit(batch, "b", "fifo", count=2),
-           "c": submit(batch, "c", "fifo", count=1)}
+    ids = {}
+    for name, count in (("a", 3), ("b", 2), ("c", 1)):
+        ids[name] = submit(batch, name, "fifo", count=count)
+        lb.advance(0.001)  # the next is created later: same-millisecond jobs go by jobId (spec §3.2)
     lb.advance(1)
     # b does not fit (3+2 > 4) and blocks c: head-of-line, no back-fill.
     assert statuses(batch, ids) == {"a": "RUNNING", "b": "RUNNABLE", "c": "RUNNABLE"}

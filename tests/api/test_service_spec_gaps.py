@@ -68,6 +68,7 @@ def test_jobs_of_a_share_run_by_priority_then_submission_order(batch, lb):
     lb.on_job(duration=10)
     for name, priority in (("first", 0), ("p0-early", 0), ("p1-early", 1), ("p1-late", 1), ("p0-late", 0)):
         submit(batch, name, quotaShareName="A", schedulingPriority=priority)
+        lb.advance(0.001)  # "early" is created before "late": same-millisecond jobs would go by jobId
     lb.advance(60)
     assert [row for row in moves(lb) if row[2] == "SCHEDULED"] == [
         (0.0, "first", "SCHEDULED", None),
@@ -270,8 +271,11 @@ def test_a_share_stops_at_its_first_job_that_does_not_fit_its_own_quota(batch, l
     quota_queue(batch, lb, {GPU: 3})
     share(batch, lb, "A", "RESERVE", limit=2)
     lb.on_job(duration=None)
+    # A millisecond apart, so the share holds them in submission order (same-millisecond jobs go by jobId).
     ids = {"run": submit(batch, "run", quotaShareName="A")}
+    lb.advance(0.001)
     ids["big"] = submit(batch, "big", quotaShareName="A", count=2)  # fits A, not now
+    lb.advance(0.001)
     ids["small"] = submit(batch, "small", quotaShareName="A")  # would fit now: no back-filling
     lb.advance(10)
     assert statuses(batch, ids) == {"run": "RUNNING", "big": "RUNNABLE", "small": "RUNNABLE"}
@@ -463,8 +467,11 @@ def test_fair_share_service_queue_orders_by_instance_usage_and_never_preempts(ba
     batch.update_service_environment(serviceEnvironment="fair-se", state="DISABLED")
     lb.advance(0)
     lb.on_job(duration=None)
-    ids = {n: submit(batch, n, "fair", shareIdentifier=n[0]) for n in ("a1", "a2", "a3", "b1", "b2")}
-    batch.update_service_environment(serviceEnvironment="fair-se", state="ENABLED")
+    ids = {}
+    for n in ("a1", "a2", "a3", "b1", "b2"):
+        ids[n] = submit(batch, n, "fair", shareIdentifier=n[0])
+        lb.advance(0.001)  # a millisecond apart: same-millisecond jobs would go by jobId (spec §3.3 step 3)
+    batch.update_service_environment(serviceEnvironment="fair-se", state="ENABLED")  # at T0 + 5 ms
     lb.advance(10)
     ids["b-urgent"] = submit(batch, "b-urgent", "fair", shareIdentifier="b", schedulingPriority=9)
     lb.advance(1)
@@ -473,12 +480,12 @@ def test_fair_share_service_queue_orders_by_instance_usage_and_never_preempts(ba
     lb.complete(ids["b1"])  # b's best job is b-urgent
     lb.advance(1)
     assert moves(lb) == [
-        (0.0, "a1", "SCHEDULED", None),
-        (0.0, "b1", "SCHEDULED", None),  # not a2: share b has used nothing
-        (11.0, "a1", "SUCCEEDED", "Received status from SageMaker: Training job completed"),
-        (11.0, "a2", "SCHEDULED", None),
-        (12.0, "b1", "SUCCEEDED", "Received status from SageMaker: Training job completed"),
-        (12.0, "b-urgent", "SCHEDULED", None),
+        (0.005, "a1", "SCHEDULED", None),
+        (0.005, "b1", "SCHEDULED", None),  # not a2: share b has used nothing
+        (11.005, "a1", "SUCCEEDED", "Received status from SageMaker: Training job completed"),
+        (11.005, "a2", "SCHEDULED", None),
+        (12.005, "b1", "SUCCEEDED", "Received status from SageMaker: Training job completed"),
+        (12.005, "b-urgent", "SCHEDULED", None),
     ]
 
 
@@ -520,7 +527,10 @@ def test_a_job_of_several_instance_types_needs_each_of_them_in_its_share(batch, 
     body["ResourceConfig"] = {"InstanceGroups": [
         {"InstanceGroupName": "gpu", "InstanceType": GPU, "InstanceCount": 1},
         {"InstanceGroupName": "cpu", "InstanceType": CPU, "InstanceCount": 1}], "VolumeSizeInGB": 30}
-    ids = {n: submit(batch, n, quotaShareName="A", serviceRequestPayload=json.dumps(body)) for n in ("m1", "m2")}
+    ids = {}
+    for n in ("m1", "m2"):  # a millisecond apart: the share holds them in submission order (ties go by jobId)
+        ids[n] = submit(batch, n, quotaShareName="A", serviceRequestPayload=json.dumps(body))
+        lb.advance(0.001)
     ids["cpu"] = submit(batch, "cpu", quotaShareName="A", instance_type=CPU)
     lb.advance(1)
     # m2 has the CPU instance it needs but not the GPU one; it heads the share, so cpu waits too.
@@ -530,6 +540,72 @@ def test_a_job_of_several_instance_types_needs_each_of_them_in_its_share(batch, 
     lb.complete(ids["m1"])
     lb.advance(1)
     assert statuses(batch, ids) == {"m1": "SUCCEEDED", "m2": "RUNNING", "cpu": "RUNNING"}
+
+
+# == §3.2, §3.3 step 3, §3.5 [proposed]: jobs created in the same millisecond go by jobId ======================
+
+
+def held_behind(batch, lb, environment: str) -> None:
+    """Disable `environment`: jobs submitted from now wait RUNNABLE together (see `let_go`)."""
+    batch.update_service_environment(serviceEnvironment=environment, state="DISABLED")
+    lb.advance(0)
+
+
+def let_go(batch, lb, environment: str) -> None:
+    """Enable `environment` again: the first pass sees every job submitted since `held_behind`."""
+    lb.advance(0)
+    batch.update_service_environment(serviceEnvironment=environment, state="ENABLED")
+    lb.advance(0)
+
+
+def scheduled_ids(lb) -> list[str]:
+    """Job ids in the order they were SCHEDULED (dispatched)."""
+    return [row["job_id"] for row in lb.timeline() if row["to"] == "SCHEDULED"]
+
+
+def front_ids(snapshot: dict) -> list[str]:
+    return [entry["jobArn"].rpartition("/")[2] for entry in snapshot["frontOfQueue"]["jobs"]]
+
+
+def test_fifo_service_queue_ties_go_by_job_id(batch, lb):
+    fifo_queue(batch, lb, max_instances=1)
+    lb.on_job(duration=10)
+    held_behind(batch, lb, "fifo-se")
+    ids = [submit(batch, f"j{i}", "fifo") for i in range(6)]  # all created at T0 (frozen clock)
+    assert front_ids(batch.get_job_queue_snapshot(jobQueue="fifo")) == sorted(ids)  # the order they will start
+    let_go(batch, lb, "fifo-se")
+    lb.advance(60)
+    assert scheduled_ids(lb) == sorted(ids)
+
+
+def test_quota_share_ties_go_by_job_id_after_priority(batch, lb):
+    quota_queue(batch, lb, {GPU: 1})
+    share(batch, lb, "A", "RESERVE")
+    lb.on_job(duration=10)
+    held_behind(batch, lb, "gpus")
+    same = [submit(batch, f"p0-{i}", quotaShareName="A") for i in range(4)]
+    urgent = submit(batch, "p1", quotaShareName="A", schedulingPriority=1)
+    snapshot = batch.get_job_queue_snapshot(jobQueue="training")
+    assert front_ids(snapshot) == [urgent, *sorted(same)]
+    assert [e["jobArn"].rpartition("/")[2] for e in snapshot["frontOfQuotaShares"]["quotaShares"]["A"]] == [urgent]
+    let_go(batch, lb, "gpus")
+    lb.advance(60)
+    # Spec §3.5 Phase A: priority desc, createdAt asc (all at T0 here), then jobId.
+    assert scheduled_ids(lb) == [urgent, *sorted(same)]
+
+
+def test_fair_share_service_queue_ties_within_a_share_go_by_job_id(batch, lb):
+    policy = batch.create_scheduling_policy(name="fair")["arn"]
+    fifo_queue(batch, lb, name="fair", max_instances=1, schedulingPolicyArn=policy)
+    lb.on_job(duration=10)
+    held_behind(batch, lb, "fair-se")
+    same = [submit(batch, f"a{i}", "fair", shareIdentifier="a") for i in range(4)]
+    urgent = submit(batch, "a-urgent", "fair", shareIdentifier="a", schedulingPriority=3)
+    assert front_ids(batch.get_job_queue_snapshot(jobQueue="fair")) == [urgent, *sorted(same)]
+    let_go(batch, lb, "fair-se")
+    lb.advance(60)
+    # Spec §3.3 step 3: schedulingPriority desc, createdAt asc (all at T0 here), then jobId.
+    assert scheduled_ids(lb) == [urgent, *sorted(same)]
 
 
 # == §2.9 for service queues ==================================================================================

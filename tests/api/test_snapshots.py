@@ -41,10 +41,13 @@ def test_unknown_queue(batch):
 def test_fifo_service_queue(batch, lb):
     fifo_queue(batch, lb, max_instances=2)
     lb.on_job(duration=None)
-    ids = [submit(batch, f"j{i}", "fifo") for i in range(4)]
-    lb.advance(10)
+    ids = []
+    for i in range(4):
+        ids.append(submit(batch, f"j{i}", "fifo"))
+        lb.advance(0.001)  # a millisecond apart: same-millisecond jobs would go by jobId (spec §3.2)
+    lb.advance(9.996)  # to T0 + 10 s
     snap = batch.get_job_queue_snapshot(jobQueue="fifo")
-    assert front(snap) == [(ids[2], T0_MS), (ids[3], T0_MS)]
+    assert front(snap) == [(ids[2], T0_MS + 2), (ids[3], T0_MS + 3)]  # each took its index when created
     assert snap["frontOfQueue"]["lastUpdatedAt"] == T0_MS + 10_000
     assert snap["queueUtilization"]["totalCapacityUsage"] == [{"capacityUnit": GPU, "quantity": 2.0}]
     assert "frontOfQuotaShares" not in snap and "quotaShareUtilization" not in snap["queueUtilization"]
@@ -119,8 +122,11 @@ def test_container_fifo_queue(batch, lb):
                                       "executionRoleArn": "arn:aws:iam::123456789012:role/x"})
     lb.advance(0)
     lb.on_job(duration=None)
-    ids = [batch.submit_job(jobName=f"c{i}", jobQueue="q", jobDefinition="jd")["jobId"] for i in range(4)]
-    lb.advance(3)
+    ids = []
+    for i in range(4):
+        ids.append(batch.submit_job(jobName=f"c{i}", jobQueue="q", jobDefinition="jd")["jobId"])
+        lb.advance(0.001)  # a millisecond apart: same-millisecond jobs would go by jobId (spec §3.2)
+    lb.advance(2.996)  # to T0 + 3 s
     snap = batch.get_job_queue_snapshot(jobQueue="q")
     assert front(snap) == [(ids[2], T0_MS + 3000), (ids[3], T0_MS + 3000)]
     assert snap["queueUtilization"]["totalCapacityUsage"] == [{"capacityUnit": "VCPU", "quantity": 2.0}]
@@ -134,17 +140,21 @@ def test_jobs_submitted_behind_a_full_front_leave_it_as_it_was(batch, lb):
     nothing in it; a job leaving its head moves every index."""
     fifo_queue(batch, lb, max_instances=1)
     lb.on_job(duration=None)
-    ids = [submit(batch, f"j{i}", "fifo") for i in range(103)]  # j0 runs, 102 wait
+    ids = [submit(batch, f"j{i}", "fifo") for i in range(103)]  # one runs, 102 wait
     lb.advance(1)
+    (running,) = [j["jobId"] for j in batch.list_service_jobs(jobQueue="fifo", jobStatus="RUNNING")["jobSummaryList"]]
+    # All created in the same millisecond: they wait in jobId order (spec §3.2).
+    waiting = sorted(set(ids) - {running})
     before = front(batch.get_job_queue_snapshot(jobQueue="fifo"))
-    assert before == [(job_id, T0_MS) for job_id in ids[1:101]]
+    assert before == [(job_id, T0_MS) for job_id in waiting[:100]]
     lb.advance(5)
     ids += [submit(batch, f"late{i}", "fifo") for i in range(3)]
     lb.advance(1)
     assert front(batch.get_job_queue_snapshot(jobQueue="fifo")) == before
-    lb.complete(ids[0])  # j1 starts at T0+7s: every job moves up one
+    lb.complete(running)  # the first waiting job starts at T0+7s: every job moves up one
     lb.advance(1)
-    assert front(batch.get_job_queue_snapshot(jobQueue="fifo")) == [(job_id, T0_MS + 7000) for job_id in ids[2:102]]
+    assert front(batch.get_job_queue_snapshot(jobQueue="fifo")) == [
+        (job_id, T0_MS + 7000) for job_id in waiting[1:101]]
 
 
 def test_a_job_entering_the_front_moves_only_the_jobs_at_and_behind_its_place(batch, lb):

@@ -21,6 +21,12 @@ POLICY = ARN + "scheduling-policy/p"
 T0 = 1_767_225_600_000
 
 
+def job_id(seq: int) -> str:
+    """A UUID-shaped id that sorts with seq: jobs made at the same engine time go
+    in the order made (spec §3.2 breaks createdAt ties by jobId)."""
+    return f"00000000-0000-4000-8000-{seq:012x}"
+
+
 def make_backend(max_vcpus: float = 2, **fairshare) -> Backend:
     backend = Backend("123456789012", "us-east-1", EngineConfig())
     backend.now_ms = T0
@@ -51,7 +57,7 @@ def add_job(backend: Backend, name: str, share: str, vcpus: float = 1.0, priorit
     seq = backend.next_seq()
     job_spec = JobSpec(job_definition={"jobDefinitionArn": "jd", "jobDefinitionName": "jd"}, vcpus=vcpus,
                        share_identifier=share, scheduling_priority=priority, **spec)
-    job = Job(seq, f"id-{seq}", f"arn:job/id-{seq}", name, QUEUE, job_spec, backend.now_ms)
+    job = Job(seq, job_id(seq), f"arn:job/{job_id(seq)}", name, QUEUE, job_spec, backend.now_ms)
     flow.submit(backend, job)
     return job
 

@@ -17,6 +17,12 @@ CE = "arn:aws:batch:us-east-1:123456789012:compute-environment/ce"
 QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/q"
 
 
+def job_id(seq: int) -> str:
+    """A UUID-shaped id that sorts with seq: jobs made at the same engine time go
+    in the order made (spec §3.2 breaks createdAt ties by jobId)."""
+    return f"00000000-0000-4000-8000-{seq:012x}"
+
+
 def make_backend(max_vcpus: int = 2, **config) -> Backend:
     backend = Backend("123456789012", "us-east-1", EngineConfig(**config))
     ce = {
@@ -35,7 +41,7 @@ def make_backend(max_vcpus: int = 2, **config) -> Backend:
 def add_job(backend: Backend, name: str, vcpus: float = 1.0, **spec) -> Job:
     seq = backend.next_seq()
     job_spec = JobSpec(job_definition={"jobDefinitionArn": "jd", "jobDefinitionName": "jd"}, vcpus=vcpus, **spec)
-    job = Job(seq, f"id-{seq}", f"arn:job/id-{seq}", name, QUEUE, job_spec, backend.now_ms)
+    job = Job(seq, job_id(seq), f"arn:job/{job_id(seq)}", name, QUEUE, job_spec, backend.now_ms)
     flow.submit(backend, job)
     return job
 

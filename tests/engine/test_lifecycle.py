@@ -29,10 +29,16 @@ from localbatch.errors import LocalBatchError
 QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/q"
 
 
+def job_id(seq: int) -> str:
+    """A UUID-shaped id that sorts with seq: jobs made at the same engine time go
+    in the order made (spec §3.2 breaks createdAt ties by jobId)."""
+    return f"00000000-0000-4000-8000-{seq:012x}"
+
+
 def new_job(backend: Backend, name: str = "j") -> Job:
     seq = backend.next_seq()
     spec = JobSpec(job_definition={"jobDefinitionArn": "jd", "jobDefinitionName": "jd"}, vcpus=1.0)
-    return Job(seq, f"id-{seq}", f"arn:job/id-{seq}", name, QUEUE, spec, backend.now_ms)
+    return Job(seq, job_id(seq), f"arn:job/{job_id(seq)}", name, QUEUE, spec, backend.now_ms)
 
 
 @pytest.fixture

@@ -4,15 +4,15 @@ A job queue with a scheduling policy is a fair-share queue (container
 queues cannot take quota-share policies). Each pass serves the share with
 the lowest score, weight × (decayed usage / D + vCPUs in use), one job at a
 time, re-scoring the share after each job; inside a share jobs go by
-schedulingPriority desc, createdAt asc, then submission (array children by
-index; spec §3.3 says jobId, and FIFO reads its "ties by jobId" the same
-way). When the chosen job cannot be placed the queue stops for this pass,
-as FIFO does (`backfill=True` skips that share instead). When it could be
-placed but its share already uses capacity and the job would eat into the
-compute reservation, the share sits out the rest of the pass and the next
-share is tried: the reserve is for shares not yet running. The share maths
-is in engine/fair_share_usage.py; this module is what is specific to
-container jobs.
+schedulingPriority desc, createdAt asc, then jobId (spec §3.3 step 3; array
+children by parent jobId, then index, as FIFO orders them). When the chosen
+job cannot be placed the queue stops for this pass, as FIFO does
+(`backfill=True` skips that share instead). When it could be placed but its
+share already uses capacity and the job would eat into the compute
+reservation, the share sits out the rest of the pass and the next share is
+tried: the reserve is for shares not yet running. The share maths is in
+engine/fair_share_usage.py; this module is what is specific to container
+jobs.
 
 How the book of a queue stays current, with no scan of the queue's jobs:
 
@@ -50,7 +50,7 @@ from localbatch.engine.fair_share_usage import (
     watch_decay,
     weight_of,
 )
-from localbatch.engine.jobs import RUNNABLE, Job
+from localbatch.engine.jobs import RUNNABLE, TIEBREAK_MASK, Job
 from localbatch.engine.schedulers import fifo
 
 TOP_SHARES = 20
@@ -88,7 +88,8 @@ class _Runnable(dict):
 
 
 def job_order_key(job: Job) -> int:
-    return order_key(job.spec.scheduling_priority, job.created_at, job.key)
+    # The tie-breaker is the id and index part of the FIFO key (jobs.TIEBREAK_BITS).
+    return order_key(job.spec.scheduling_priority, job.created_at, job.key & TIEBREAK_MASK)
 
 
 def fairshare_policy(backend: Any, queue: Any) -> dict[str, Any] | None:
@@ -309,7 +310,8 @@ def _runnable_position(backend: Any, queue: Any, job: Job) -> str | None:
         jobs, go = ("job", "goes") if ahead == 1 else ("jobs", "go")
         return (
             f"{ahead} {jobs} of share {share.identifier} {go} first (higher schedulingPriority, or the same and "
-            f"created earlier); the next is {head.id} (schedulingPriority {head.spec.scheduling_priority or 0}, "
+            "created earlier, or in the same millisecond with a smaller jobId); the next is "
+            f"{head.id} (schedulingPriority {head.spec.scheduling_priority or 0}, "
             f"this job {job.spec.scheduling_priority or 0})"
         )
     trial = SharePass(book, policy, backend.now_ms)

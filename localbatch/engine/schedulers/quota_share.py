@@ -731,7 +731,7 @@ def waiting_for(backend: Any, queue: Any, jobs: Any, job: ServiceJob) -> str:
     parts = [f"share {share.name} ({share.strategy}) has {own}" + (f", {lent}" if lent else "")]
     head = share.runnable.head()
     if head is not job:
-        parts.append(f"job {head.id} ({head.name}) is ahead of it in the share (priority, then submission order)")
+        parts.append(f"job {head.id} ({head.name}) is ahead of it in the share (priority, then createdAt, then jobId)")
     elif share.fits_own(job):
         parts.append("it fits the share's own limits and starts when the service environment has the instances")
     elif share.strategy == LEND_AND_BORROW:

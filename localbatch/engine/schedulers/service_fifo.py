@@ -2,8 +2,8 @@
 
 The service environment has one `NUM_INSTANCES` limit: the instances of all
 SCHEDULED/STARTING/RUNNING jobs of every queue using it stay within
-`maxCapacity`. RUNNABLE jobs go in submission order; when the head cannot be
-placed the queue stops for this pass (head-of-line, no back-fill). A head
+`maxCapacity`. RUNNABLE jobs go by createdAt, ties by jobId; when the head
+cannot be placed the queue stops for this pass (head-of-line, no back-fill). A head
 that needs more instances than the environment has gets
 `MISCONFIGURATION:SERVICE_ENVIRONMENT_MAX_RESOURCE` at once, and a matching
 `jobStateTimeLimitActions` entry (action TERMINATE) ends it `maxTimeSeconds`
@@ -45,7 +45,7 @@ def limits_of(se: Any) -> dict[str, int]:
 
 
 def dispatch(backend: Any, queue: Any, jobs: Any) -> None:
-    """Start what fits, in submission order (returns what refresh_front may reuse: nothing)."""
+    """Start what fits, in queue order (returns what refresh_front may reuse: nothing)."""
     from localbatch.engine.service_lifecycle import dispatch_job
 
     se = service_environment(backend, queue)
@@ -165,9 +165,10 @@ def front_arrival(backend: Any, queue: Any, jobs: Any, job: ServiceJob) -> None:
 
     frontOfQueue as last computed is current (no pass is pending), so when
     it holds fewer than 100 jobs it holds every RUNNABLE job. A job that
-    sorts after its last entry (any new submission: keys are creation
-    order) either takes the next index or stays out of a full front; no
-    other index moves.
+    sorts after its last entry (a new submission, unless a job of the same
+    millisecond with a larger jobId is in the front) either takes the next
+    index or stays out of a full front; no other index moves. Any other
+    arrival computes the front again.
     """
     front = jobs.front_jobs
     if front and job.key > front[-1].key:
