@@ -701,4 +701,4 @@ def explain_service_job(backend: Any, job: ServiceJob) -> str:
     used = (backend.service_jobs.se_used.get(se.arn) or {}).get(NUM_INSTANCES, 0)
     limit = service_fifo.limits_of(se).get(NUM_INSTANCES, 0)
     return (f"{head}. It is at {where_in}; service environment {se.name} has {used} of {limit} instances in use"
-            " and jobs start in submission order.")
+            " and jobs start in order of creation (createdAt, then jobId).")

@@ -533,6 +533,17 @@ def test_explain_names_share_capacity_and_what_it_waits_for(batch, lb):
     assert lb.explain(describe(batch, waiting)["jobArn"]) == text
 
 
+def test_explain_on_a_fifo_service_queue_names_instances_and_the_order(batch, lb):
+    fifo_queue(batch, lb, max_instances=1)
+    lb.on_job(duration=None)
+    submit(batch, "first", "fifo")
+    waiting = submit(batch, "second", "fifo")
+    assert lb.explain(waiting).endswith(
+        "It is at position 0 of frontOfQueue; service environment fifo-se has 1 of 1 instances in use and jobs "
+        "start in order of creation (createdAt, then jobId)."
+    )
+
+
 # -- a submission evaluated within its call ------------------------------------------------
 
 
