@@ -134,9 +134,15 @@ class Usage:
     stay small ints. Breakpoints older than the largest possible window only
     matter through u(now−D), so they are folded into `_before` once they
     pile up; that never changes an answer, so it needs no undo.
+
+    Between two breakpoints entering or leaving the window, 2·D·hist is one
+    quadratic in n = now − origin (`segment`); it is kept (`_segment`, not
+    journaled: every change of the breakpoints forgets it, undo included),
+    so a pass at a new engine time evaluates a polynomial per share instead
+    of looking the window up and summing it again.
     """
 
-    __slots__ = ("origin", "times", "c0", "c1", "c2", "_before")
+    __slots__ = ("origin", "times", "c0", "c1", "c2", "_before", "_segment")
 
     def __init__(self) -> None:
         self.origin: int | None = None
@@ -146,6 +152,7 @@ class Usage:
         self.c1: list[int] = []
         self.c2: list[int] = []
         self._before = (0, 0, 0)  # the sums of the folded breakpoints
+        self._segment: tuple | None = None
 
     def current_scaled(self) -> int:
         return self.c0[-1] if self.c0 else self._before[0]
@@ -160,6 +167,7 @@ class Usage:
             journal.set(self, "origin", now_ms)
         t = now_ms - self.origin
         s0, s1, s2 = (self.c0[-1], self.c1[-1], self.c2[-1]) if self.c0 else self._before
+        self._segment = None
         self.times.append(t)
         self.c0.append(s0 + delta_scaled)
         self.c1.append(s1 + delta_scaled * t)
@@ -172,9 +180,37 @@ class Usage:
         n = bisect_left(self.times, horizon)
         if n * 2 < len(self.times):
             return  # not worth a copy yet
+        self._segment = None
         self._before = (self.c0[n - 1], self.c1[n - 1], self.c2[n - 1])
         for column in (self.times, self.c0, self.c1, self.c2):
             del column[:n]
+
+    def segment(self, n: int, window_ms: int) -> tuple:
+        """(window, lo, hi, p2, p1, p0, held): for every n' with lo < n' − window ≤ hi
+        (the same breakpoints within the window as at n = now − origin),
+        2·D·hist = (p2·n' + p1)·n' + p0 exactly; held is cur(s) in millionths.
+        Kept in `_segment` until a breakpoint changes."""
+        d = window_ms
+        times = self.times
+        last = len(times)
+        c0 = self.c0
+        held = c0[-1] if last else self._before[0]
+        i = bisect_left(times, n - d)
+        lo = times[i - 1] if i else -math.inf
+        if i == last:  # nothing changed within the window: u held since then
+            found = (d, lo, math.inf, 0, 0, held * d * d, held)
+        else:
+            c1, c2 = self.c1, self.c2
+            if i:
+                b0, b1, b2 = c0[i - 1], c1[i - 1], c2[i - 1]
+            else:
+                b0, b1, b2 = self._before
+            # Σ δ(2D·x − x²) with x = n − t, expanded over the three sums and
+            # gathered by powers of n (see the module docstring).
+            a, b = held - b0, c1[-1] - b1
+            found = (d, lo, times[i], -a, 2 * (d * a + b), b0 * d * d - 2 * d * b - (c2[-1] - b2), held)
+        self._segment = found
+        return found
 
     def decayed_numerator(self, now_ms: int, window_ms: int) -> int:
         """2·D·hist(s) in millionths of unit·ms, exactly (see the module docstring)."""
@@ -182,21 +218,10 @@ class Usage:
         if origin is None:
             return 0
         n = now_ms - origin
-        d = window_ms
-        times = self.times
-        i = bisect_left(times, n - d)
-        last = len(times)
-        c0 = self.c0
-        if i == last:  # nothing changed within the window: u held since then
-            return (c0[-1] if last else self._before[0]) * d * d
-        c1, c2 = self.c1, self.c2
-        if i:
-            b0, b1, b2 = c0[i - 1], c1[i - 1], c2[i - 1]
-        else:
-            b0, b1, b2 = self._before
-        s1 = c1[-1] - b1
-        # Σ δ(2D·x − x²) with x = n − t, expanded over the three sums.
-        return b0 * d * d + (c0[-1] - b0) * n * (2 * d - n) + 2 * s1 * (n - d) - (c2[-1] - b2)
+        found = self._segment
+        if found is None or found[0] != window_ms or not found[1] < n - window_ms <= found[2]:
+            found = self.segment(n, window_ms)
+        return (found[3] * n + found[4]) * n + found[5]
 
     def decayed(self, now_ms: int, window_ms: int) -> float:
         """hist(s) in unit·ms: usage over the window, recent usage weighing more."""
@@ -204,6 +229,7 @@ class Usage:
 
 
 def _drop_last(usage: Usage) -> None:
+    usage._segment = None
     for column in (usage.times, usage.c0, usage.c1, usage.c2):
         column.pop()
 
@@ -416,11 +442,9 @@ class SharePass:
         known = book.weights.known(fairshare_policy)
         heap = []
         append = heap.append
-        dd = window * window
         # The hot loop of every pass and of every frontOfQueue at a new engine
         # time: one rank per waiting share (500 at most). Usage.decayed_numerator
-        # and Usage.current_scaled are written out here, sums and all: a call
-        # per share was half the cost.
+        # is written out here: a call per share was a good part of the cost.
         for identifier, share in book.waiting.items():
             key = share.waiting.min()
             if key is None:
@@ -430,26 +454,12 @@ class SharePass:
             if origin is None:
                 numerator = held = 0
             else:
-                times = usage.times
-                last = len(times)
-                if not last:
-                    held = usage._before[0]
-                    numerator = held * dd
-                else:
-                    c0 = usage.c0
-                    held = c0[-1]
-                    n = now_ms - origin
-                    i = bisect_left(times, n - window)
-                    if i == last:  # nothing changed within the window
-                        numerator = held * dd
-                    else:
-                        c1, c2 = usage.c1, usage.c2
-                        if i:
-                            b0, b1, b2 = c0[i - 1], c1[i - 1], c2[i - 1]
-                        else:
-                            b0, b1, b2 = usage._before
-                        numerator = (b0 * dd + (held - b0) * n * (2 * window - n) + 2 * (c1[-1] - b1) * (n - window)
-                                     - (c2[-1] - b2))
+                n = now_ms - origin
+                found = usage._segment
+                if found is None or found[0] != window or not found[1] < n - window <= found[2]:
+                    found = usage.segment(n, window)
+                _, _, _, p2, p1, p0, held = found
+                numerator = (p2 * n + p1) * n + p0
             hist[identifier] = numerator
             factor = known.get(identifier)
             if factor is None:
