@@ -442,6 +442,8 @@ class SharePass:
         known = book.weights.known(fairshare_policy)
         heap = []
         append = heap.append
+        known_weight = known.get
+        shift, mask = _TIEBREAK_BITS, _CREATED_MASK
         # The hot loop of every pass and of every frontOfQueue at a new engine
         # time: one rank per waiting share (500 at most). Usage.decayed_numerator
         # is written out here: a call per share was a good part of the cost.
@@ -461,11 +463,10 @@ class SharePass:
                 _, _, _, p2, p1, p0, held = found
                 numerator = (p2 * n + p1) * n + p0
             hist[identifier] = numerator
-            factor = known.get(identifier)
+            factor = known_weight(identifier)
             if factor is None:
                 factor = weight(fairshare_policy, identifier)
-            append((factor * float(numerator + d2 * held), (key >> _TIEBREAK_BITS) & _CREATED_MASK, identifier, key,
-                    share))
+            append((factor * float(numerator + d2 * held), (key >> shift) & mask, identifier, key, share))
         heapq.heapify(heap)
         self._heap = heap
         self._skipped: list[tuple] = []
@@ -594,7 +595,9 @@ def _ordered(trial: SharePass, heap: list[tuple], units_of: Callable[[Any], floa
 
 def ranked_usage(book: ShareBook, limit: int) -> list[tuple[str, float]]:
     """(identifier, units held) of the shares using capacity, most first, ties by identifier."""
-    used = sorted((-s.usage.current_scaled(), s.identifier) for s in book.using.values())
+    # Every snapshot asks (up to 500 shares): Usage.current_scaled written out.
+    used = [(-(u.c0[-1] if u.c0 else u._before[0]), s.identifier) for s in book.using.values() for u in (s.usage,)]
+    used.sort()
     return [(identifier, -amount / SCALE) for amount, identifier in used[:limit]]
 
 
