@@ -32,7 +32,13 @@ import gc
 import json
 import os
 import statistics
+import sys
 import time
+
+# Run as a script, sys.path[0] is benchmarks/, so `import localbatch` would find
+# whichever checkout is installed (an editable install points at one tree), not
+# the tree this file is in: measure this tree.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -174,6 +180,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("container", "service"))
     parser.add_argument("--cpu", action="store_true", help="time CPU used by this process, not wall time")
     args = parser.parse_args()
+    print(f"localbatch from {os.path.dirname(localbatch.__file__)}")
     if args.cpu:
         global timer
         timer = time.process_time

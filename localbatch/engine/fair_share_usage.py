@@ -134,9 +134,15 @@ class Usage:
     stay small ints. Breakpoints older than the largest possible window only
     matter through u(now−D), so they are folded into `_before` once they
     pile up; that never changes an answer, so it needs no undo.
+
+    Between two breakpoints entering or leaving the window, 2·D·hist is one
+    quadratic in n = now − origin (`segment`); it is kept (`_segment`, not
+    journaled: every change of the breakpoints forgets it, undo included),
+    so a pass at a new engine time evaluates a polynomial per share instead
+    of looking the window up and summing it again.
     """
 
-    __slots__ = ("origin", "times", "c0", "c1", "c2", "_before")
+    __slots__ = ("origin", "times", "c0", "c1", "c2", "_before", "_segment")
 
     def __init__(self) -> None:
         self.origin: int | None = None
@@ -146,6 +152,7 @@ class Usage:
         self.c1: list[int] = []
         self.c2: list[int] = []
         self._before = (0, 0, 0)  # the sums of the folded breakpoints
+        self._segment: tuple | None = None
 
     def current_scaled(self) -> int:
         return self.c0[-1] if self.c0 else self._before[0]
@@ -160,6 +167,7 @@ class Usage:
             journal.set(self, "origin", now_ms)
         t = now_ms - self.origin
         s0, s1, s2 = (self.c0[-1], self.c1[-1], self.c2[-1]) if self.c0 else self._before
+        self._segment = None
         self.times.append(t)
         self.c0.append(s0 + delta_scaled)
         self.c1.append(s1 + delta_scaled * t)
@@ -172,9 +180,37 @@ class Usage:
         n = bisect_left(self.times, horizon)
         if n * 2 < len(self.times):
             return  # not worth a copy yet
+        self._segment = None
         self._before = (self.c0[n - 1], self.c1[n - 1], self.c2[n - 1])
         for column in (self.times, self.c0, self.c1, self.c2):
             del column[:n]
+
+    def segment(self, n: int, window_ms: int) -> tuple:
+        """(window, lo, hi, p2, p1, p0, held): for every n' with lo < n' − window ≤ hi
+        (the same breakpoints within the window as at n = now − origin),
+        2·D·hist = (p2·n' + p1)·n' + p0 exactly; held is cur(s) in millionths.
+        Kept in `_segment` until a breakpoint changes."""
+        d = window_ms
+        times = self.times
+        last = len(times)
+        c0 = self.c0
+        held = c0[-1] if last else self._before[0]
+        i = bisect_left(times, n - d)
+        lo = times[i - 1] if i else -math.inf
+        if i == last:  # nothing changed within the window: u held since then
+            found = (d, lo, math.inf, 0, 0, held * d * d, held)
+        else:
+            c1, c2 = self.c1, self.c2
+            if i:
+                b0, b1, b2 = c0[i - 1], c1[i - 1], c2[i - 1]
+            else:
+                b0, b1, b2 = self._before
+            # Σ δ(2D·x − x²) with x = n − t, expanded over the three sums and
+            # gathered by powers of n (see the module docstring).
+            a, b = held - b0, c1[-1] - b1
+            found = (d, lo, times[i], -a, 2 * (d * a + b), b0 * d * d - 2 * d * b - (c2[-1] - b2), held)
+        self._segment = found
+        return found
 
     def decayed_numerator(self, now_ms: int, window_ms: int) -> int:
         """2·D·hist(s) in millionths of unit·ms, exactly (see the module docstring)."""
@@ -182,21 +218,10 @@ class Usage:
         if origin is None:
             return 0
         n = now_ms - origin
-        d = window_ms
-        times = self.times
-        i = bisect_left(times, n - d)
-        last = len(times)
-        c0 = self.c0
-        if i == last:  # nothing changed within the window: u held since then
-            return (c0[-1] if last else self._before[0]) * d * d
-        c1, c2 = self.c1, self.c2
-        if i:
-            b0, b1, b2 = c0[i - 1], c1[i - 1], c2[i - 1]
-        else:
-            b0, b1, b2 = self._before
-        s1 = c1[-1] - b1
-        # Σ δ(2D·x − x²) with x = n − t, expanded over the three sums.
-        return b0 * d * d + (c0[-1] - b0) * n * (2 * d - n) + 2 * s1 * (n - d) - (c2[-1] - b2)
+        found = self._segment
+        if found is None or found[0] != window_ms or not found[1] < n - window_ms <= found[2]:
+            found = self.segment(n, window_ms)
+        return (found[3] * n + found[4]) * n + found[5]
 
     def decayed(self, now_ms: int, window_ms: int) -> float:
         """hist(s) in unit·ms: usage over the window, recent usage weighing more."""
@@ -204,6 +229,7 @@ class Usage:
 
 
 def _drop_last(usage: Usage) -> None:
+    usage._segment = None
     for column in (usage.times, usage.c0, usage.c1, usage.c2):
         column.pop()
 
@@ -416,20 +442,31 @@ class SharePass:
         known = book.weights.known(fairshare_policy)
         heap = []
         append = heap.append
-        # The hot loop of every pass and every frontOfQueue: 500 shares.
-        # Usage.current_scaled is written out here.
+        known_weight = known.get
+        shift, mask = _TIEBREAK_BITS, _CREATED_MASK
+        # The hot loop of every pass and of every frontOfQueue at a new engine
+        # time: one rank per waiting share (500 at most). Usage.decayed_numerator
+        # is written out here: a call per share was a good part of the cost.
         for identifier, share in book.waiting.items():
             key = share.waiting.min()
             if key is None:
                 continue
             usage = share.usage
-            numerator = hist[identifier] = usage.decayed_numerator(now_ms, window)
-            factor = known.get(identifier)
+            origin = usage.origin
+            if origin is None:
+                numerator = held = 0
+            else:
+                n = now_ms - origin
+                found = usage._segment
+                if found is None or found[0] != window or not found[1] < n - window <= found[2]:
+                    found = usage.segment(n, window)
+                _, _, _, p2, p1, p0, held = found
+                numerator = (p2 * n + p1) * n + p0
+            hist[identifier] = numerator
+            factor = known_weight(identifier)
             if factor is None:
                 factor = weight(fairshare_policy, identifier)
-            held = usage.c0
-            rank = factor * float(numerator + d2 * (held[-1] if held else usage._before[0]))
-            append((rank, (key >> _TIEBREAK_BITS) & _CREATED_MASK, identifier, key, share))
+            append((factor * float(numerator + d2 * held), (key >> shift) & mask, identifier, key, share))
         heapq.heapify(heap)
         self._heap = heap
         self._skipped: list[tuple] = []
@@ -509,40 +546,58 @@ def _ordered(trial: SharePass, heap: list[tuple], units_of: Callable[[Any], floa
 
     Each share's later items come from one iterator over its waiting keys
     (a share may give most of the 100), and its rank from the pass's
-    decayed usage and weight: nothing here scores a share from scratch."""
+    decayed usage and weight: nothing here scores a share from scratch.
+    Most shares give one item, so a share's iterator starts at its first
+    key and steps past the one served (starting it after that key instead
+    would copy the share's block of keys)."""
     extra: dict[str, int] = {}
     following: dict[str, Iterator[int]] = {}
     weights = trial._book.weights.known(trial._policy)
     hist, d2 = trial._hist, trial._d2
     out: list[Any] = []
-    push, pop = heapq.heappush, heapq.heappop
+    append = out.append
+    replace, pop = heapq.heapreplace, heapq.heappop
+    # The share at the top is popped, or replaced by its next entry in one
+    # sift: identifiers are unique in the heap, so its order is strict and
+    # how it is laid out never changes what comes out.
     while heap and len(out) < limit:
-        _, _, identifier, key, share = pop(heap)
+        _, _, identifier, key, share = heap[0]
         item = share.items.get(key)
         if item is not None:
-            out.append(item)
-            extra[identifier] = added = extra.get(identifier, 0) + scaled(units_of(item))
+            append(item)
+            extra[identifier] = added = extra.get(identifier, 0) + round(units_of(item) * SCALE)  # scaled()
             keys = following.get(identifier)
             if keys is None:
-                keys = following[identifier] = share.waiting.ascending(key)
+                keys = following[identifier] = share.waiting.ascending()
+                following_key = next(keys, None)
+                while following_key is not None and following_key <= key:
+                    following_key = next(keys, None)
+            else:
+                following_key = next(keys, None)
         else:  # its head left the waiting set since it was ranked (only before its first item)
             added = extra.get(identifier, 0)
-            keys = following[identifier] = share.waiting.ascending(None)
-        key = next(keys, None)
-        if key is None:
+            keys = following[identifier] = share.waiting.ascending()
+            following_key = next(keys, None)
+        if following_key is None:
+            pop(heap)
             continue
         weight = weights.get(identifier)
-        if weight is None or identifier not in hist:
+        numerator = hist.get(identifier)
+        if weight is None or numerator is None:
             rank = trial._rank(share, added)
         else:
-            rank = weight * float(hist[identifier] + d2 * (share.usage.current_scaled() + added))
-        push(heap, (rank, (key >> _TIEBREAK_BITS) & _CREATED_MASK, identifier, key, share))
+            usage = share.usage
+            held = usage.c0[-1] if usage.c0 else usage._before[0]  # Usage.current_scaled()
+            rank = weight * float(numerator + d2 * (held + added))
+        replace(heap, (rank, (following_key >> _TIEBREAK_BITS) & _CREATED_MASK, identifier, following_key, share))
     return out
 
 
 def ranked_usage(book: ShareBook, limit: int) -> list[tuple[str, float]]:
     """(identifier, units held) of the shares using capacity, most first, ties by identifier."""
-    used = sorted((-s.usage.current_scaled(), s.identifier) for s in book.using.values())
+    # Every snapshot asks (up to 500 shares): Usage.current_scaled written out.
+    used = [(-(u.c0[-1] if u.c0 else u._before[0]), s.identifier) for s in book.using.values() for u in (s.usage,)]
+    used.sort()
     return [(identifier, -amount / SCALE) for amount, identifier in used[:limit]]
 
 

@@ -17,6 +17,7 @@ import random
 import pytest
 
 from localbatch.engine import service_lifecycle
+from localbatch.engine.fair_share_usage import Usage
 from tests.api.test_service_jobs_support import client, fifo_queue, frozen_lb, quota_queue, share, submit
 
 
@@ -102,3 +103,58 @@ def test_arrivals_between_passes_look_the_same_as_a_full_pass(setup, seed, monke
     for step, (fast, slow) in enumerate(zip(shortcut, full)):
         assert fast == slow, f"step {step} differs"
     assert any(snapshot["frontOfQueue"]["jobs"] for snapshot in shortcut[:-1])  # the fronts were not empty
+
+
+# -- decayed usage kept between passes (engine/fair_share_usage.Usage.segment) -------------------
+
+
+def _play_decay(seed: int, steps: int) -> list:
+    """A seeded fair-share run whose clock moves far enough for usage to enter
+    and leave the 600 s window; what a caller sees after each step."""
+    rng = random.Random(seed)
+    seen = []
+    for lb in frozen_lb():
+        batch = client()
+        _fair_share_setup(batch, lb)
+        lb.on_job(duration=None)
+        running: list[str] = []
+        for step in range(steps):
+            roll = rng.random()
+            if roll < 0.5:
+                extra = {"schedulingPriority": rng.randrange(3)} if rng.random() < 0.3 else {}
+                submit(batch, f"j{step}", count=rng.choice((1, 1, 2)), shareIdentifier=rng.choice(["a", "b", "c1", "c2"]),
+                       **extra)
+            elif roll < 0.75 and running:
+                lb.complete(running.pop(rng.randrange(len(running))))
+            else:
+                lb.advance(rng.choice((1, 90, 250, 599, 610)))
+            lb.advance(0)
+            snapshot = batch.get_job_queue_snapshot(jobQueue="training")
+            snapshot.pop("ResponseMetadata")
+            seen.append(snapshot)
+            now_running = {j["jobId"] for j in batch.list_service_jobs(jobQueue="training")["jobSummaryList"]}
+            started = [row["job_id"] for row in lb.timeline() if row["to"] == "RUNNING"]
+            running = [job_id for job_id in dict.fromkeys(started) if job_id in now_running]
+        seen.append(lb.timeline())
+    return seen
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kept_decayed_usage_orders_as_one_computed_afresh(seed, monkeypatch):
+    # Each share keeps the quadratic its decayed usage follows until a
+    # breakpoint enters or leaves the window; every pass and frontOfQueue reads
+    # it. The same run with nothing kept must dispatch and show the same.
+    kept = _play_decay(seed, 150)
+    fresh_segment = Usage.segment
+
+    def never_kept(usage, n, window_ms):
+        found = fresh_segment(usage, n, window_ms)
+        usage._segment = None
+        return found
+
+    monkeypatch.setattr(Usage, "segment", never_kept)
+    fresh = _play_decay(seed, 150)
+    assert len(kept) == len(fresh)
+    for step, (a, b) in enumerate(zip(kept, fresh)):
+        assert a == b, f"step {step} differs"
+    assert any(len(s["frontOfQueue"]["jobs"]) > 1 for s in kept[:-1])

@@ -195,6 +195,62 @@ def test_old_breakpoints_fold_without_changing_any_answer():
     assert usage.current() == 0.5
 
 
+def brute_numerator(events: list[tuple[int, int]], now: int, window: int) -> int:
+    """2·D·hist in millionths of unit·ms from (time, change in millionths) events at or before `now`:
+    each change counts Σ δ(2D·x − x²) with x its age, capped at the window."""
+    return sum(delta * (2 * window * x - x * x) for at, delta in events for x in [min(now - at, window)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["change", "change", "wait", "begin", "rollback", "commit"]),
+            st.sampled_from([0, 1, 1_000, 299_999, 300_000, 600_000, 600_001, 1_800_000]),
+            st.integers(-3, 3),
+            st.sampled_from([600_000, 3_600_000]),
+            st.sampled_from(["a", "b"]),
+        ),
+        max_size=80,
+    )
+)
+def test_kept_segments_never_go_stale(steps):
+    # Usage keeps the quadratic of its current window segment between calls
+    # (Usage.segment), and SharePass reads it directly. Whatever the breakpoints
+    # do meanwhile (added, rolled back, crossing the window's edge as time
+    # moves, a new window), every answer is the one recomputed from scratch.
+    book = ShareBook()
+    journal = Journal()
+    shares = {identifier: book.share(identifier, journal) for identifier in "ab"}
+    for seq, share in enumerate(shares.values()):
+        book.add_waiting(share, order_key(0, T0, seq), share.identifier)
+    committed: dict[str, list[tuple[int, int]]] = {"a": [], "b": []}
+    pending: dict[str, list[tuple[int, int]]] | None = None
+    now = T0
+    for action, wait, units, window, identifier in steps:
+        now += wait
+        if action == "begin" and pending is None:
+            journal.begin()
+            pending = {key: list(events) for key, events in committed.items()}
+        elif action == "rollback" and pending is not None:
+            journal.rollback()
+            pending = None
+        elif action == "commit" and pending is not None:
+            journal.commit()
+            committed, pending = pending, None
+        elif action == "change" and units:
+            shares[identifier].usage.change(now, units * SCALE // 4, journal)
+            (pending if pending is not None else committed)[identifier].append((now, units * SCALE // 4))
+        events = pending if pending is not None else committed
+        trial = SharePass(book, {"shareDecaySeconds": window // 1000}, now)
+        for key, share in shares.items():
+            expected = brute_numerator(events[key], now, window)
+            assert share.usage.decayed_numerator(now, window) == expected
+            assert trial._hist[key] == expected
+            held = sum(delta for _, delta in events[key])
+            assert trial.score(share) == float(expected + 2 * window * window * held) / (2 * window * window * SCALE)
+
+
 def test_usage_changes_roll_back():
     usage = Usage()
     journal = Journal()
