@@ -87,7 +87,8 @@ def _check_size(params: dict[str, Any], request_size: int | None = None) -> None
     passes it): the same members and more (its clientToken), with wider
     separators and non-ASCII escaped, so never shorter than the compact form."""
     payload = params["serviceRequestPayload"]
-    if len(payload.encode()) > MAX_PAYLOAD_KIB * 1024:
+    # An ASCII string's length is its UTF-8 size (isascii is a flag lookup).
+    if (len(payload) if payload.isascii() else len(payload.encode())) > MAX_PAYLOAD_KIB * 1024:
         raise BatchClientError(
             f"Service request payload size must be less than {MAX_PAYLOAD_KIB} KiB, got {_kib(payload)} KiB",
             wrapped=True,

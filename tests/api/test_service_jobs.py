@@ -118,6 +118,8 @@ def test_runnable_job_has_no_attempts_nor_started_at(batch, lb):
         ({"quotaShareName": "a"}, "quotaShareName can only be specified"),
         ({"tags": {"aws:x": "y"}}, "reserved"),
         ({"serviceRequestPayload": "x" * (10 * 1024 + 1)}, "Service request payload size must be less than 10 KiB"),
+        # 6,000 characters, 12,000 bytes in UTF-8: the limit is on bytes.
+        ({"serviceRequestPayload": "é" * 6000}, "Service request payload size must be less than 10 KiB, got 12 KiB"),
         ({"tags": {f"{i:02d}" + "k" * 126: "v" * 256 for i in range(50)}, "serviceRequestPayload": "x" * 10000,
           "retryStrategy": {"attempts": 1, "evaluateOnExit": [{"action": "EXIT", "onStatusReason": "r" * 512}] * 5}},
          "Job size must be less than 30 KiB, got 32 KiB"),
