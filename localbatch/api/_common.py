@@ -170,6 +170,7 @@ def updated(backend: Any, resource: Any, **changes: Any) -> None:
         else:
             data[key] = value
     backend.journal.set(resource, "data", data)
+    backend.journal.set(backend, "data_version", backend.data_version + 1)
 
 
 def finish_later(backend: Any, table: Table, resource: Any, expected: str, **changes: Any) -> None:

@@ -32,6 +32,9 @@ class Backend:
         # while it runs, the call time while an operation runs.
         self.now_ms = 0
         self._seq = itertools.count(1)
+        # Bumped (journaled) by every replacement of a stored resource's data
+        # (api/_common.updated): stored data changes in no other way.
+        self.data_version = 0
         j = self.journal
         self.compute_environments = Table(j)
         self.job_queues = Table(j)

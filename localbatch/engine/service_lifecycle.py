@@ -207,15 +207,16 @@ def _configuration(backend: Any) -> tuple:
     )
 
 
-def _same_configuration(backend: Any, seen: tuple) -> bool:
-    """_configuration(backend) == seen, as every arrival between passes asks
-    it: C-level maps over the tables' ARN indexes, in the order resources were
-    added, which is creation order unless a rollback put one back (then the
-    answer is a safe "changed")."""
-    return seen == (
-        *map(_DATA, backend.job_queues.by_arn.values()),
-        *map(_DATA, backend.service_environments.by_arn.values()),
-        *map(_DATA, backend.quota_shares.by_arn.values()),
+def _versions(backend: Any) -> tuple[int, int, int, int]:
+    """Changes so far to stored data (any resource's) and to the three tables a
+    service scheduler reads. Equal to what the last pass recorded: nothing it
+    read has changed since, which every arrival between passes asks (a tuple
+    of four ints instead of every queue, environment and share's data)."""
+    return (
+        backend.data_version,
+        backend.job_queues.version,
+        backend.service_environments.version,
+        backend.quota_shares.version,
     )
 
 
@@ -244,6 +245,7 @@ def dispatch_pass(backend: Any) -> None:
         seen = scheduler.dispatch(backend, queue, jobs)
         scheduler.refresh_front(backend, queue, jobs, seen)
     journal.set(store, "config_seen", _configuration(backend))
+    journal.set(store, "versions_seen", _versions(backend))
     journal.set(store, "settled", store.moves == moves)
 
 
@@ -357,9 +359,9 @@ def arrived(backend: Any, job: ServiceJob) -> None:
     its share.
     """
     store = backend.service_jobs
-    # Configuration compared by value: the same objects, or equal ones (which
-    # a pass reads the same way).
-    if store.dispatch_event is not None or not store.settled or not _same_configuration(backend, store.config_seen):
+    # Any change to stored data counts, even one a pass would read the same
+    # way: a pass too many is only slower.
+    if store.dispatch_event is not None or not store.settled or store.versions_seen != _versions(backend):
         request_dispatch(backend)
         return
     jobs = store.queues[job.queue_arn]

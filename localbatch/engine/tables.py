@@ -52,6 +52,9 @@ class Table:
         self._seqs: list[int] = []
         # group key -> its resources in creation order (only resources with a group).
         self._groups: dict[str, tuple[Any, ...]] = {}
+        # Bumped by every add and remove: with Backend.data_version, a cheap
+        # "has anything changed?" for the schedulers' hot paths.
+        self.version = 0
 
     def __len__(self) -> int:
         return len(self._seqs)
@@ -62,6 +65,7 @@ class Table:
 
     def add(self, resource: Any) -> None:
         j = self._journal
+        j.set(self, "version", self.version + 1)
         j.put(self.by_arn, resource.arn, resource)
         if self._unique_names:
             j.put(self.by_name, resource.name, resource)
@@ -79,6 +83,7 @@ class Table:
 
     def remove(self, resource: Any) -> None:
         j = self._journal
+        j.set(self, "version", self.version + 1)
         j.pop(self.by_arn, resource.arn)
         if self._unique_names and self.by_name.get(resource.name) is resource:
             j.pop(self.by_name, resource.name)

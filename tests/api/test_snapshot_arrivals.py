@@ -18,7 +18,16 @@ import pytest
 
 from localbatch.engine import service_lifecycle
 from localbatch.engine.fair_share_usage import Usage
-from tests.api.test_service_jobs_support import client, fifo_queue, frozen_lb, quota_queue, share, submit
+from tests.api.test_service_jobs_support import (
+    GPU,
+    QUEUE_ARN,
+    client,
+    fifo_queue,
+    frozen_lb,
+    quota_queue,
+    share,
+    submit,
+)
 
 
 def _quota_setup(batch, lb) -> tuple[str | None, list[str]]:
@@ -72,6 +81,11 @@ def _play(setup, seed: int, steps: int) -> list:
                 waiting.append(submit(batch, f"j{step}", count=rng.choice((1, 1, 2)), **extra))
             elif roll < 0.7 and waiting:
                 batch.update_service_job(jobId=rng.choice(waiting), schedulingPriority=rng.randrange(4))
+            elif roll < 0.75:
+                # A change of what the scheduler reads, then an arrival straight after it.
+                _reconfigure(batch, field, rng)
+                extra = {field: rng.choice(shares)} if field else {}
+                waiting.append(submit(batch, f"j{step}", **extra))
             elif roll < 0.85 and running:
                 lb.complete(running.pop(rng.randrange(len(running))))
             else:
@@ -86,6 +100,15 @@ def _play(setup, seed: int, steps: int) -> list:
             waiting = [job_id for job_id in waiting if job_id not in set(started)]
         seen.append(lb.timeline())
     return seen
+
+
+def _reconfigure(batch, field: str | None, rng: random.Random) -> None:
+    if field == "quotaShareName":
+        batch.update_quota_share(quotaShareArn=f"{QUEUE_ARN}/quota-share/C",
+                                 capacityLimits=[{"maxCapacity": rng.choice((1, 2, 3)), "capacityUnit": GPU}])
+    else:
+        batch.update_service_environment(serviceEnvironment="training-se", capacityLimits=[
+            {"maxCapacity": rng.choice((2, 3, 5)), "capacityUnit": "NUM_INSTANCES"}])
 
 
 def _every_arrival_asks_for_a_pass(backend, job) -> None:
