@@ -17,6 +17,8 @@ time-limit timers, and the frontOfQueue positions GetJobQueueSnapshot reports.
 
 from __future__ import annotations
 
+from itertools import compress
+from operator import is_
 from typing import Any
 
 from localbatch.engine import faults
@@ -214,9 +216,11 @@ def record_arrival(backend: Any, jobs: Any, front: list[ServiceJob], start: int,
     caller names the jobs new to the front."""
     now = backend.now_ms
     old, old_since = jobs.front_jobs, jobs.front_since
-    since = old_since[:start]
-    since += [at if before is job else now for before, job, at in zip(old[start:], front[start:], old_since[start:])]
-    since += [now] * (len(front) - len(since))
+    # Now for every index past `start`, then back to the old time where the
+    # same job still holds it: C-level passes, and a loop over those only.
+    since = old_since[:start] + [now] * (len(front) - start)
+    for index in compress(range(start, len(front)), map(is_, old[start:], front[start:])):
+        since[index] = old_since[index]
     _record(backend, jobs, front, since, [job for job in entered if not job.front])
 
 
