@@ -90,16 +90,22 @@ def _play(setup, seed: int, steps: int) -> list:
                 lb.complete(running.pop(rng.randrange(len(running))))
             else:
                 lb.advance(rng.choice((0, 0.5, 3)))
-            lb.advance(0)
-            snapshot = batch.get_job_queue_snapshot(jobQueue="training")
-            snapshot.pop("ResponseMetadata")
-            seen.append(snapshot)
-            now_running = {j["jobId"] for j in batch.list_service_jobs(jobQueue="training")["jobSummaryList"]}
-            started = [row["job_id"] for row in lb.timeline() if row["to"] == "RUNNING"]
-            running = [job_id for job_id in dict.fromkeys(started) if job_id in now_running]
-            waiting = [job_id for job_id in waiting if job_id not in set(started)]
+            running, started = _observe(lb, batch, seen)
+            waiting = [job_id for job_id in waiting if job_id not in started]
         seen.append(lb.timeline())
     return seen
+
+
+def _observe(lb, batch, seen: list) -> tuple[list[str], set[str]]:
+    """After a step: record the snapshot in `seen`; (the jobs running now,
+    every job that ever started)."""
+    lb.advance(0)
+    snapshot = batch.get_job_queue_snapshot(jobQueue="training")
+    snapshot.pop("ResponseMetadata")
+    seen.append(snapshot)
+    now_running = {j["jobId"] for j in batch.list_service_jobs(jobQueue="training")["jobSummaryList"]}
+    started = [row["job_id"] for row in lb.timeline() if row["to"] == "RUNNING"]
+    return [job_id for job_id in dict.fromkeys(started) if job_id in now_running], set(started)
 
 
 def _reconfigure(batch, field: str | None, rng: random.Random) -> None:
@@ -151,13 +157,7 @@ def _play_decay(seed: int, steps: int) -> list:
                 lb.complete(running.pop(rng.randrange(len(running))))
             else:
                 lb.advance(rng.choice((1, 90, 250, 599, 610)))
-            lb.advance(0)
-            snapshot = batch.get_job_queue_snapshot(jobQueue="training")
-            snapshot.pop("ResponseMetadata")
-            seen.append(snapshot)
-            now_running = {j["jobId"] for j in batch.list_service_jobs(jobQueue="training")["jobSummaryList"]}
-            started = [row["job_id"] for row in lb.timeline() if row["to"] == "RUNNING"]
-            running = [job_id for job_id in dict.fromkeys(started) if job_id in now_running]
+            running, _ = _observe(lb, batch, seen)
         seen.append(lb.timeline())
     return seen
 
