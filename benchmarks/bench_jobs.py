@@ -3,8 +3,9 @@
 1. `lb.run_until_idle()` on N queued 1-vCPU jobs through one 256-vCPU
    compute environment (jobs submitted through boto3 first; that time is
    reported apart).
-2. Per-call cost of submit_job, describe_jobs (one id) and list_jobs (one
-   page) with few jobs held and with N held: the figures must not grow.
+2. Per-call cost of submit_job (a job that starts at once, and one that
+   waits in a busy queue), describe_jobs (one id) and list_jobs (one page)
+   with few jobs held and with N held: the figures must not grow.
 
     python benchmarks/bench_jobs.py              # N = 100,000
     python benchmarks/bench_jobs.py --jobs 10000 # quicker
@@ -43,6 +44,19 @@ def setup(batch) -> None:
     batch.create_job_queue(
         jobQueueName="probes", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "probe-ce"}]
     )
+    # A queue whose one vCPU a job that never ends holds: what is submitted
+    # there waits behind its head, as in any busy queue.
+    batch.create_compute_environment(
+        computeEnvironmentName="busy-ce",
+        type="MANAGED",
+        computeResources={
+            "type": "EC2", "minvCpus": 0, "maxvCpus": 1, "instanceTypes": ["optimal"],
+            "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"], "instanceRole": "ecsInstanceRole",
+        },
+    )
+    batch.create_job_queue(
+        jobQueueName="busy", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "busy-ce"}]
+    )
     batch.register_job_definition(
         jobDefinitionName="jd", type="container",
         containerProperties={"image": "busybox", "command": ["true"],
@@ -53,10 +67,16 @@ def setup(batch) -> None:
 def call_costs(batch, lb, label: str, rounds: int = 9, per_round: int = 100) -> dict[str, dict]:
     """submit_job, describe_jobs (one id), list_jobs (one page) against the floor."""
     lb.on_job("probe", duration=None)  # probes stay RUNNING: they do not disturb the held jobs
+    lb.on_job("blocker", duration=None)
     job_id = batch.submit_job(jobName="probe", jobQueue="probes", jobDefinition="jd")["jobId"]
+    if not batch.list_jobs(jobQueue="busy")["jobSummaryList"]:
+        batch.submit_job(jobName="blocker", jobQueue="busy", jobDefinition="jd")
     calls = [
         ("submit_job", "SubmitJob",
          lambda c, i: c.submit_job(jobName="probe", jobQueue="probes", jobDefinition="jd")),
+        # Into a busy queue: the job waits behind the queue's head.
+        ("submit_job (job waits)", "SubmitJob",
+         lambda c, i: c.submit_job(jobName="waiter", jobQueue="busy", jobDefinition="jd")),
         ("describe_jobs(1 id)", "DescribeJobs", lambda c, i: c.describe_jobs(jobs=[job_id])),
         ("list_jobs(page of 100)", "ListJobs",
          lambda c, i: c.list_jobs(jobQueue="q", jobStatus="SUCCEEDED", maxResults=100)),

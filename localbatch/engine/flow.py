@@ -52,7 +52,7 @@ def submit(backend: Any, job: Job, *, in_call: bool = False) -> None:
     delay = round(backend.config.submitted_seconds * 1000)
     if in_call and delay == 0 and _next_in_line(backend, job):
         _evaluate(backend, job)
-        pass_in_call(backend)
+        pass_in_call(backend, job)
         return
     # Not journaled: the job is new, so a rollback takes it out of the store whole.
     job.event = job_event(backend, delay, evaluate, backend, job)

@@ -400,6 +400,12 @@ class JobStore:
         self.dispatch_event: list | None = None
         self.rules: list[Any] = []
         self.own_event = False  # see schedulers.job_event
+        # Job moves so far (lifecycle.transition; never undone, only compared),
+        # and the count at which the engine last stood at a fixed point: a
+        # pass that moved no job, or an arrival shown to change nothing
+        # (None: not known to stand still). See schedulers.pass_in_call.
+        self.moves = 0
+        self.quiet_at: int | None = None
         # Identity of the CE/queue data last seen by the scheduler: an
         # update anywhere (copy-on-write data) shows as a new object.
         self.config_seen: tuple = ()

@@ -59,6 +59,7 @@ def transition(backend: Any, job: Job, to: str, reason: Any = None) -> None:
         raise LocalBatchError(f"localbatch bug: job {job.id} cannot move from {frm} to {to}")
     now = backend.now_ms
     store = backend.jobs
+    store.moves += 1
     parent = job.parent
     old = (frm, job.status_reason, job.scheduled_at, job.started_at, job.stopped_at, job.blocked_reason,
            job.blocked_since, job.summary_at if parent is None else parent.summary_at)

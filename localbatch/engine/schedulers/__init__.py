@@ -29,16 +29,46 @@ def request_dispatch(backend: Any) -> None:
         backend.journal.set(store, "dispatch_event", job_event(backend, 0, _dispatch_pass, backend))
 
 
-def pass_in_call(backend: Any) -> None:
-    """Run the pass a call just asked for now, if it is the engine's only
-    due event: it would be the next step at this very time, so the timeline
-    is the same, and a submission saves an event (engine/flow.py `submit`).
-    Not `_marked`: the call's own journal covers it, and must not be cut."""
-    event = backend.jobs.dispatch_event
+def pass_in_call(backend: Any, job: Any) -> None:
+    """Run the pass the arrival of `job` (a plain job, just RUNNABLE in its
+    SubmitJob call) asked for now, if it is the engine's only due event: it
+    would be the next step at this very time, so the timeline is the same,
+    and a submission saves an event (engine/flow.py `submit`). Not `_marked`:
+    the call's own journal covers it, and must not be cut.
+
+    The pass is left out altogether when it provably moves nothing: the
+    engine stood at a fixed point (the last pass moved no job) and nothing
+    has moved or been reconfigured since but this job's own two moves, its
+    FIFO queue does not backfill, and a job it cannot pass is ahead of it.
+    Every head then stays where it is, so the pass would only find that
+    again. This keeps submitting into a busy queue cheap."""
+    store = backend.jobs
+    event = store.dispatch_event
     events = backend.events
-    if event is not None and events.only_due(backend.now_ms) is event:
-        events.pop_due(backend.now_ms)
-        _dispatch_pass(backend)
+    if event is None or events.only_due(backend.now_ms) is not event:
+        return
+    events.pop_due(backend.now_ms)
+    if _changes_nothing(backend, store, job):
+        backend.journal.set(store, "dispatch_event", None)
+        backend.journal.set(store, "quiet_at", store.moves)
+        return
+    _dispatch_pass(backend)
+
+
+_OWN_MOVES = 2  # SUBMITTED, then RUNNABLE
+
+
+def _changes_nothing(backend: Any, store: Any, job: Any) -> bool:
+    if store.quiet_at is None or store.moves - store.quiet_at != _OWN_MOVES:
+        return False
+    if backend.config.backfill or backend.decay_watch:
+        return False
+    queue = backend.job_queues.by_arn.get(job.queue_arn)
+    if queue is None or scheduler_for(queue) is not fifo:
+        return False
+    if store.queues[job.queue_arn].runnable.min() == job.key:
+        return False  # the new head of its queue: a pass may place it
+    return unchanged(_configuration(backend), store.config_seen)
 
 
 def job_event(backend: Any, delay_ms: int, action: Callable[..., Any], *args: Any) -> list:
@@ -110,6 +140,7 @@ def _dispatch_pass(backend: Any) -> None:
     # configuration it starts from is the one it leaves seen.
     config = _configuration(backend)
     queues = store.queues
+    moves = store.moves
     for arn, queue, attached in _plan(backend, config):
         jobs = queues.get(arn)
         if jobs is None or (not jobs.runnable and jobs.blocked_job is None):
@@ -117,6 +148,7 @@ def _dispatch_pass(backend: Any) -> None:
         scheduler_for(queue).dispatch(backend, queue, jobs, attached)
     if not unchanged(config, store.config_seen):
         journal.set(store, "config_seen", config)
+    journal.set(store, "quiet_at", store.moves if store.moves == moves else None)
 
 
 def _plan(backend: Any, config: tuple) -> list[tuple[str, Any, list[Any]]]:
