@@ -146,7 +146,7 @@ class LocalBatch:
             backend = self._backends.get(region) or self.backend(region)
             try:
                 now_ms = self.clock.now_ms()
-                if backend.journal._undo is not None:
+                if backend.journal.active:
                     self._refuse_reentry((backend,))
                 # Nothing due and no time passed (a burst of calls in one
                 # millisecond, a frozen clock): the tick would do nothing.

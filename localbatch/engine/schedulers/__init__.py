@@ -7,7 +7,9 @@ environment or queue changed. At most one pass is pending at a time, so a
 burst of changes (256 jobs ending in the same millisecond) costs one pass;
 and a pass touches only queues with RUNNABLE jobs, each only as far as its
 first job that cannot be placed. Nothing else ever runs a pass: a call that
-changes nothing costs nothing.
+changes nothing costs nothing. A SubmitJob whose pass would be the engine's
+very next step runs it in the call, or leaves it out when it provably moves
+nothing (`pass_in_call`).
 
 Queues are visited by `priority` descending, ties by creation order. Each
 queue kind has a scheduler module with `dispatch(backend, queue, jobs)`:
