@@ -317,7 +317,6 @@ class ServiceJobStore:
         self.dispatch_event: list | None = None
         self.dirty: set[str] | None = None  # queues the pending pass is for (None: every one)
         self.own_event = False
-        self.config_seen: tuple = ()
         self.versions_seen: tuple = ()  # service_lifecycle._versions at the last pass
         # Transitions so far (never undone: only compared across one pass).
         self.moves = 0

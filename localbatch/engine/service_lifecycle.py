@@ -20,7 +20,6 @@ service_fifo.py for the others.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from localbatch.api._common import clone
 from localbatch.engine import sagemaker
 from localbatch.engine.executors import match_rule, retry_pattern
-from localbatch.engine.schedulers import quota_share, service_fair_share, service_fifo, unchanged
+from localbatch.engine.schedulers import quota_share, service_fair_share, service_fifo
 from localbatch.engine.service_jobs import (
     FAILED,
     IN_USE,
@@ -193,34 +192,23 @@ def after_event(backend: Any) -> None:
     if store.own_event:
         store.own_event = False
         return
-    if store.queues and not unchanged(_configuration(backend), store.config_seen):
+    if store.queues and store.versions_seen != _versions(backend):
         request_dispatch(backend)
-
-
-def _configuration(backend: Any) -> tuple:
-    # The data dicts themselves (copy-on-write: an update is a new dict). Held,
-    # not their id()s: a freed dict's id is soon reused by its successor.
-    return (
-        tuple(q.data for q in backend.job_queues)
-        + tuple(se.data for se in backend.service_environments)
-        + tuple(s.data for s in backend.quota_shares)
-    )
 
 
 def _versions(backend: Any) -> tuple[int, int, int, int]:
     """Changes so far to stored data (any resource's) and to the three tables a
     service scheduler reads. Equal to what the last pass recorded: nothing it
-    read has changed since, which every arrival between passes asks (a tuple
-    of four ints instead of every queue, environment and share's data)."""
+    read has changed since, which every arrival between passes and every
+    event asks (four ints, not every queue, environment and share's data).
+    Any change counts, even one a pass would read the same way: a pass too
+    many is only slower."""
     return (
         backend.data_version,
         backend.job_queues.version,
         backend.service_environments.version,
         backend.quota_shares.version,
     )
-
-
-_DATA = operator.attrgetter("data")
 
 
 def service_queues_in_order(backend: Any) -> list[Any]:
@@ -244,7 +232,6 @@ def dispatch_pass(backend: Any) -> None:
         scheduler = service_scheduler(backend, queue, jobs)
         seen = scheduler.dispatch(backend, queue, jobs)
         scheduler.refresh_front(backend, queue, jobs, seen)
-    journal.set(store, "config_seen", _configuration(backend))
     journal.set(store, "versions_seen", _versions(backend))
     journal.set(store, "settled", store.moves == moves)
 
@@ -359,8 +346,6 @@ def arrived(backend: Any, job: ServiceJob) -> None:
     its share.
     """
     store = backend.service_jobs
-    # Any change to stored data counts, even one a pass would read the same
-    # way: a pass too many is only slower.
     if store.dispatch_event is not None or not store.settled or store.versions_seen != _versions(backend):
         request_dispatch(backend)
         return
