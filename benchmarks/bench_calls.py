@@ -31,8 +31,8 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 # Run as a script, sys.path[0] is benchmarks/, so `import localbatch` would find
 # whichever checkout is installed (an editable install points at one tree), not
-# the tree this file is in: measure this tree. bench_jobs.py and
-# bench_service_jobs.py import this module before localbatch, so this holds there too.
+# the tree this file is in: measure this tree. The other benchmarks import this
+# module (bench_fair_share.py through bench_service_jobs.py) before localbatch.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import boto3  # noqa: E402

@@ -29,16 +29,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import statistics
-import sys
 import time
-
-# Run as a script, sys.path[0] is benchmarks/, so `import localbatch` would find
-# whichever checkout is installed (an editable install points at one tree), not
-# the tree this file is in: measure this tree.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -46,6 +39,7 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 import boto3
 import time_machine
+from bench_service_jobs import PAYLOAD  # (first: bench_calls, which it imports, puts this tree on sys.path)
 
 import localbatch
 from localbatch.api import OPERATIONS
@@ -56,14 +50,6 @@ from localbatch.engine.schedulers import fair_share
 MAX_VCPUS = 256
 timer = time.perf_counter  # --cpu: time.process_time, which a busy machine's other processes do not inflate
 MAX_INSTANCES = 256
-GPU = "ml.g5.xlarge"
-PAYLOAD = json.dumps({
-    "TrainingJobName": "bench", "RoleArn": "arn:aws:iam::123456789012:role/r",
-    "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
-    "OutputDataConfig": {"S3OutputPath": "s3://b/o"},
-    "ResourceConfig": {"InstanceType": GPU, "InstanceCount": 1, "VolumeSizeInGB": 1},
-    "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
-})
 
 
 def distribution(shares: int) -> list[dict]:

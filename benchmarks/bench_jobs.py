@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import statistics
 import time
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
@@ -30,15 +29,7 @@ import localbatch  # noqa: E402
 
 
 def setup(batch) -> None:
-    batch.create_compute_environment(
-        computeEnvironmentName="ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2", "minvCpus": 0, "maxvCpus": 256, "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"], "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "ce"}])
+    _queue_on_its_own_ce(batch, "q", "ce", max_vcpus=256)
     # Probes of the per-call costs run elsewhere, so they never take the 256 vCPUs.
     batch.create_compute_environment(computeEnvironmentName="probe-ce", type="UNMANAGED")
     batch.create_job_queue(
@@ -46,22 +37,24 @@ def setup(batch) -> None:
     )
     # A queue whose one vCPU a job that never ends holds: what is submitted
     # there waits behind its head, as in any busy queue.
-    batch.create_compute_environment(
-        computeEnvironmentName="busy-ce",
-        type="MANAGED",
-        computeResources={
-            "type": "EC2", "minvCpus": 0, "maxvCpus": 1, "instanceTypes": ["optimal"],
-            "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"], "instanceRole": "ecsInstanceRole",
-        },
-    )
-    batch.create_job_queue(
-        jobQueueName="busy", priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": "busy-ce"}]
-    )
+    _queue_on_its_own_ce(batch, "busy", "busy-ce", max_vcpus=1)
     batch.register_job_definition(
         jobDefinitionName="jd", type="container",
         containerProperties={"image": "busybox", "command": ["true"],
                              "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}]},
     )
+
+
+def _queue_on_its_own_ce(batch, queue: str, ce: str, max_vcpus: int) -> None:
+    batch.create_compute_environment(
+        computeEnvironmentName=ce,
+        type="MANAGED",
+        computeResources={
+            "type": "EC2", "minvCpus": 0, "maxvCpus": max_vcpus, "instanceTypes": ["optimal"],
+            "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"], "instanceRole": "ecsInstanceRole",
+        },
+    )
+    batch.create_job_queue(jobQueueName=queue, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce}])
 
 
 def call_costs(batch, lb, label: str, rounds: int = 9, per_round: int = 100) -> dict[str, dict]:
