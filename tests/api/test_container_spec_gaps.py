@@ -24,6 +24,7 @@ from tests.api.test_jobs import (
     T0,
     compute_environment,
     describe,
+    eks_compute_environment,
     environment,
     frozen,
     job_definition,
@@ -515,8 +516,7 @@ def test_multinode_main_node_environment(batch, lb):
 
 
 def test_child_nodes_start_after_the_main_node_runs():
-    with localbatch.patch(starting_seconds=2) as lb:
-        batch = boto3.client("batch", region_name="us-east-1")
+    with patched(starting_seconds=2) as (lb, batch):
         compute_environment(batch, max_vcpus=6)
         job_queue(batch)
         _multinode(batch)
@@ -852,13 +852,7 @@ def test_timer_restarts_when_the_reason_changes_and_reason_clears_on_dispatch(ba
 
 
 def _eks_queue(batch) -> None:
-    batch.create_compute_environment(
-        computeEnvironmentName="eks",
-        type="MANAGED",
-        eksConfiguration={"eksClusterArn": "arn:aws:eks:us-east-1:123456789012:cluster/c", "kubernetesNamespace": "ns"},
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 8, "instanceTypes": ["m5.large"],
-                          "subnets": ["s"], "securityGroupIds": ["g"], "instanceRole": "r"},
-    )
+    eks_compute_environment(batch)
     job_queue(batch, ces=("eks",))
 
 
@@ -1075,13 +1069,7 @@ def test_legacy_vcpus_are_the_capacity_unit(batch, lb):
 
 
 def test_eks_cpu_requests_are_the_capacity_unit(batch, lb):
-    batch.create_compute_environment(
-        computeEnvironmentName="eks",
-        type="MANAGED",
-        eksConfiguration={"eksClusterArn": "arn:aws:eks:us-east-1:123456789012:cluster/c", "kubernetesNamespace": "ns"},
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 2, "instanceTypes": ["m5.large"],
-                          "subnets": ["s"], "securityGroupIds": ["g"], "instanceRole": "r"},
-    )
+    eks_compute_environment(batch, max_vcpus=2)
     job_queue(batch, ces=("eks",))
     batch.register_job_definition(jobDefinitionName="pod", type="container", eksProperties={"podProperties": {
         "containers": [{"name": "c", "image": "busybox", "resources": {"limits": {"cpu": "1500m"}}}]}})

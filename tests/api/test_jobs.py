@@ -30,6 +30,17 @@ def compute_environment(batch, name="ce", max_vcpus=4, kind="EC2", **extra):
     return ARN + f"compute-environment/{name}"
 
 
+def eks_compute_environment(batch, name="eks", max_vcpus=8):
+    batch.create_compute_environment(
+        computeEnvironmentName=name,
+        type="MANAGED",
+        eksConfiguration={"eksClusterArn": "arn:aws:eks:us-east-1:123456789012:cluster/c", "kubernetesNamespace": "ns"},
+        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": max_vcpus, "instanceTypes": ["m5.large"],
+                          "subnets": ["s"], "securityGroupIds": ["g"], "instanceRole": "r"},
+    )
+    return ARN + f"compute-environment/{name}"
+
+
 def job_queue(batch, name="q", ces=("ce",), priority=1, **extra):
     order = [{"order": i + 1, "computeEnvironment": ce} for i, ce in enumerate(ces)]
     batch.create_job_queue(jobQueueName=name, priority=priority, computeEnvironmentOrder=order, **extra)
@@ -632,13 +643,7 @@ def test_ecs_properties_job(batch, lb):
 
 
 def test_eks_properties_job(batch, lb):
-    batch.create_compute_environment(
-        computeEnvironmentName="eks",
-        type="MANAGED",
-        eksConfiguration={"eksClusterArn": "arn:aws:eks:us-east-1:123456789012:cluster/c", "kubernetesNamespace": "ns"},
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 8, "instanceTypes": ["m5.large"],
-                          "subnets": ["s"], "securityGroupIds": ["g"], "instanceRole": "r"},
-    )
+    eks_compute_environment(batch)
     job_queue(batch, ces=("eks",))
     batch.register_job_definition(
         jobDefinitionName="pod",

@@ -10,6 +10,8 @@ main node is RUNNING. Timelines are golden:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import boto3
 import pytest
@@ -255,12 +257,19 @@ def test_lost_hosts_name_the_instance_of_their_node(batch, lb, mpi):
     assert describe(batch, job_id)["statusReason"] == reasons[0]  # the main node runs on its job's instance
 
 
-def test_a_node_lost_while_starting_never_runs():
+@contextmanager
+def _nodes_start_in_2_s() -> Iterator[tuple]:
+    """The 3-node job definition `mnp` on 6 vCPUs, each node STARTING for 2 s."""
     with localbatch.patch(starting_seconds=2) as lb:
         batch = boto3.client("batch", region_name="us-east-1")
         compute_environment(batch, max_vcpus=6)
         job_queue(batch)
         _multinode(batch)
+        yield lb, batch
+
+
+def test_a_node_lost_while_starting_never_runs():
+    with _nodes_start_in_2_s() as (lb, batch):
         lb.on_job("*", duration=None)
         job_id = submit(batch, name="mpi", definition="mnp")
         lb.advance(3)  # the main node runs from 2 s; the others start until 4 s
@@ -319,11 +328,7 @@ def test_evaluate_on_exit_sees_the_lost_host(batch, lb, mpi):
 
 
 def test_explain_follows_the_nodes_as_they_launch():
-    with localbatch.patch(starting_seconds=2) as lb:
-        batch = boto3.client("batch", region_name="us-east-1")
-        compute_environment(batch, max_vcpus=6)
-        job_queue(batch)
-        _multinode(batch)
+    with _nodes_start_in_2_s() as (lb, batch):
         lb.on_job("*", duration=None)
         job_id = submit(batch, name="mpi", definition="mnp", timeout={"attemptDurationSeconds": 60})
         launch = "RUNNING at 2026-01-01T00:00:02Z; the other nodes launch once the main node is RUNNING"

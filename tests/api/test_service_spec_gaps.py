@@ -13,6 +13,7 @@ import pytest
 import time_machine
 
 import localbatch
+from tests.api.test_jobs import eks_compute_environment
 from tests.api.test_service_jobs_support import (
     CPU,
     GPU,
@@ -896,13 +897,7 @@ def test_quota_snapshot_utilization_sorted_one_entry_per_type_and_times(batch, l
 
 
 def test_eks_queue_snapshot_counts_cpu(batch, lb):
-    batch.create_compute_environment(
-        computeEnvironmentName="eks",
-        type="MANAGED",
-        eksConfiguration={"eksClusterArn": "arn:aws:eks:us-east-1:123456789012:cluster/c", "kubernetesNamespace": "ns"},
-        computeResources={"type": "EC2", "minvCpus": 0, "maxvCpus": 8, "instanceTypes": ["m5.large"],
-                          "subnets": ["s"], "securityGroupIds": ["g"], "instanceRole": "r"},
-    )
+    eks_compute_environment(batch)
     lb.advance(0)
     batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
         {"order": 1, "computeEnvironment": "eks"}])
