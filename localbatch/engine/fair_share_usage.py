@@ -35,7 +35,7 @@ import weakref
 from bisect import bisect_left
 from typing import Any, Callable, Iterator
 
-from localbatch.engine.jobs import SortedInts
+from localbatch.engine.jobs import TIEBREAK_BITS, SortedInts
 
 MIN_WINDOW_SECONDS = 600
 MAX_WINDOW_SECONDS = 604800
@@ -43,7 +43,6 @@ MAX_ACTIVE_SHARES = 500
 MAX_PRIORITY = 9999
 SCALE = 1_000_000  # units are kept in millionths: sums of usage stay exact integers
 _MAX_WINDOW_MS = MAX_WINDOW_SECONDS * 1000
-_TIEBREAK_BITS = 142  # jobs.TIEBREAK_BITS: a job id (128 bits) and an array index
 _CREATED_BITS = 42
 _CREATED_MASK = (1 << _CREATED_BITS) - 1
 
@@ -113,11 +112,11 @@ def reserved_units(fairshare_policy: dict[str, Any] | None, active_shares: int, 
 
 def order_key(priority: int | None, created_at: int, tiebreak: int) -> int:
     """Spec §3.3 step 3 as one int: schedulingPriority desc, createdAt asc, tie-breaker asc."""
-    return (((MAX_PRIORITY - (priority or 0)) << _CREATED_BITS | created_at) << _TIEBREAK_BITS) | tiebreak
+    return (((MAX_PRIORITY - (priority or 0)) << _CREATED_BITS | created_at) << TIEBREAK_BITS) | tiebreak
 
 
 def created_at_of(key: int) -> int:
-    return (key >> _TIEBREAK_BITS) & _CREATED_MASK
+    return (key >> TIEBREAK_BITS) & _CREATED_MASK
 
 
 def scaled(units: float) -> int:
@@ -443,7 +442,7 @@ class SharePass:
         heap = []
         append = heap.append
         known_weight = known.get
-        shift, mask = _TIEBREAK_BITS, _CREATED_MASK
+        shift, mask = TIEBREAK_BITS, _CREATED_MASK
         # The hot loop of every pass and of every frontOfQueue at a new engine
         # time: one rank per waiting share (500 at most). Usage.decayed_numerator
         # is written out here: a call per share was a good part of the cost.
@@ -589,7 +588,7 @@ def _ordered(trial: SharePass, heap: list[tuple], units_of: Callable[[Any], floa
             usage = share.usage
             held = usage.c0[-1] if usage.c0 else usage._before[0]  # Usage.current_scaled()
             rank = weight * float(numerator + d2 * (held + added))
-        replace(heap, (rank, (following_key >> _TIEBREAK_BITS) & _CREATED_MASK, identifier, following_key, share))
+        replace(heap, (rank, (following_key >> TIEBREAK_BITS) & _CREATED_MASK, identifier, following_key, share))
     return out
 
 

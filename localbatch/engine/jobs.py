@@ -294,8 +294,7 @@ class Job:
         self.is_cancelled = False
         self.is_terminated = False
         self.cancel_reason: str | None = None
-        # (createdAt, id) * _KEY_SPAN; id_number inlined, SubmitJob is a hot path.
-        self.key = ((now_ms << ID_BITS) | int(job_id[:36].replace("-", ""), 16)) * _KEY_SPAN
+        self.key = ((now_ms << ID_BITS) | id_number(job_id)) * _KEY_SPAN  # (createdAt, id), see ID_BITS
         self.parent: Job | None = None
         self.index: int | None = None
         self.children: list[Job] | None = None
