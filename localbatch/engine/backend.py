@@ -81,6 +81,14 @@ class Backend:
     def resource_latency_ms(self) -> int:
         return round(self.config.resource_latency * 1000)
 
+    def next_step_is_now(self) -> bool:
+        """Whether an event scheduled now would be the engine's next step,
+        with nothing observing the engine before it: no event is due at the
+        current engine time, and no snapshot follows a container queue's
+        positions after each event. A step taken at once instead of as that
+        event then leaves the same timeline (flow.submit, service_lifecycle.submit)."""
+        return self.events.idle_until(self.now_ms) and not self.service_jobs.container_fronts
+
     def run_until(self, now_ms: int) -> None:
         """Run every event due at or before `now_ms`, each at its own time;
         then, at `now_ms`, the passes that time alone may change."""

@@ -75,9 +75,7 @@ def _next_in_line(backend: Any, job: Job) -> bool:
     spec = job.spec
     if job.dependencies or spec.share_identifier is not None or spec.array_size is not None:
         return False
-    if spec.fail_reason is not None or not backend.events.idle_until(backend.now_ms):
-        return False
-    return not getattr(backend.service_jobs, "container_fronts", True)
+    return spec.fail_reason is None and backend.next_step_is_now()
 
 
 def evaluate(backend: Any, job: Job) -> None:

@@ -301,15 +301,14 @@ def submit(backend: Any, job: ServiceJob, *, in_call: bool = False) -> None:
     else touches the backend. When no event is due now, the evaluation event
     would be the engine's next step at this very time, so it runs at once:
     the same timeline, move for move, one event fewer per submission (as
-    engine/flow.py does for container jobs). Not while a snapshot follows a
-    container queue's positions after each event."""
+    engine/flow.py does for container jobs)."""
     store = backend.service_jobs
     store.add(job)
     if job.share_identifier is not None:
         service_fair_share.job_submitted(backend, store.queues[job.queue_arn], job)
     transition(backend, job, SUBMITTED)
     delay = round(backend.config.submitted_seconds * 1000)
-    if in_call and delay == 0 and backend.events.idle_until(backend.now_ms) and not store.container_fronts:
+    if in_call and delay == 0 and backend.next_step_is_now():
         _runnable(backend, job)
         return
     # Not journaled: the job is new, so a rollback takes it out of the store whole.
