@@ -103,6 +103,21 @@ def share(batch, lb, name: str, strategy: str, limit: int = 1, *, unit: str = GP
     return arn
 
 
+def fargate_queue(batch, lb, max_vcpus: int = 2) -> str:
+    """A container queue `q` on Fargate, with the job definition `jd` (1 vCPU)."""
+    batch.create_compute_environment(computeEnvironmentName="ce", type="MANAGED", computeResources={
+        "type": "FARGATE", "maxvCpus": max_vcpus, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]})
+    lb.advance(0)
+    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
+        {"order": 1, "computeEnvironment": "ce"}])
+    batch.register_job_definition(jobDefinitionName="jd", type="container", platformCapabilities=["FARGATE"],
+                                  containerProperties={"image": "busybox", "resourceRequirements": [
+                                      {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
+                                      "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/x"})
+    lb.advance(0)
+    return "q"
+
+
 def submit(batch, name: str, queue: str = "training", *, count: int = 1, instance_type: str = GPU, **extra: Any) -> str:
     params: dict[str, Any] = dict(
         jobName=name,

@@ -22,6 +22,7 @@ from tests.api.test_service_jobs_support import (
     T0_MS,
     client,
     describe,
+    fargate_queue,
     fifo_queue,
     frozen_lb,
     payload,
@@ -681,12 +682,7 @@ def test_blocked_reason_is_cleared_when_the_job_is_dispatched(batch, lb):
 
 
 def test_submit_to_a_container_queue_is_refused(batch, lb):
-    batch.create_compute_environment(computeEnvironmentName="ce", type="MANAGED", computeResources={
-        "type": "FARGATE", "maxvCpus": 2, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]})
-    lb.advance(0)
-    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
-        {"order": 1, "computeEnvironment": "ce"}])
-    lb.advance(0)
+    fargate_queue(batch, lb)
     with pytest.raises(batch.exceptions.ClientException) as e:
         submit(batch, "train", "q")
     assert client_error(e)
@@ -915,16 +911,7 @@ def test_eks_queue_snapshot_counts_cpu(batch, lb):
 def test_starting_container_jobs_count_as_dispatched():
     with time_machine.travel(T0, tick=False), localbatch.patch(starting_seconds=10) as lb:
         batch = client()
-        batch.create_compute_environment(computeEnvironmentName="ce", type="MANAGED", computeResources={
-            "type": "FARGATE", "maxvCpus": 4, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]})
-        lb.advance(0)
-        batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
-            {"order": 1, "computeEnvironment": "ce"}])
-        batch.register_job_definition(jobDefinitionName="jd", type="container", platformCapabilities=["FARGATE"],
-                                      containerProperties={"image": "busybox", "resourceRequirements": [
-                                          {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
-                                          "executionRoleArn": "arn:aws:iam::123456789012:role/x"})
-        lb.advance(0)
+        fargate_queue(batch, lb, max_vcpus=4)
         lb.on_job(duration=None)
         job_id = batch.submit_job(jobName="c", jobQueue="q", jobDefinition="jd")["jobId"]
         lb.advance(1)

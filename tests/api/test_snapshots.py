@@ -9,6 +9,7 @@ from tests.api.test_service_jobs_support import (
     T0_MS,
     client,
     describe,
+    fargate_queue,
     fifo_queue,
     frozen_lb,
     quota_queue,
@@ -111,16 +112,7 @@ def test_snapshot_agrees_with_what_the_scheduler_then_does(batch, lb):
 
 
 def test_container_fifo_queue(batch, lb):
-    batch.create_compute_environment(computeEnvironmentName="ce", type="MANAGED", computeResources={
-        "type": "FARGATE", "maxvCpus": 2, "subnets": ["subnet-1"], "securityGroupIds": ["sg-1"]})
-    lb.advance(0)
-    batch.create_job_queue(jobQueueName="q", priority=1, computeEnvironmentOrder=[
-        {"order": 1, "computeEnvironment": "ce"}])
-    batch.register_job_definition(jobDefinitionName="jd", type="container", platformCapabilities=["FARGATE"],
-                                  containerProperties={"image": "busybox", "resourceRequirements": [
-                                      {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
-                                      "executionRoleArn": "arn:aws:iam::123456789012:role/x"})
-    lb.advance(0)
+    fargate_queue(batch, lb)
     lb.on_job(duration=None)
     ids = []
     for i in range(4):
