@@ -94,6 +94,11 @@ class LocalBatch:
     @classmethod
     def _tick(cls, backend: Backend, now_ms: int) -> None:
         cls._refuse_reentry((backend,))
+        cls._run_due(backend, now_ms)
+
+    @staticmethod
+    def _run_due(backend: Backend, now_ms: int) -> None:
+        """Run the events due by `now_ms`, all or nothing (re-entry already refused)."""
         backend.journal.begin()
         try:
             backend.run_until(now_ms)
@@ -151,7 +156,7 @@ class LocalBatch:
                 # Nothing due and no time passed (a burst of calls in one
                 # millisecond, a frozen clock): the tick would do nothing.
                 if now_ms > backend.now_ms or not backend.events.idle_until(now_ms):
-                    self._tick(backend, now_ms)
+                    self._run_due(backend, now_ms)
                 backend.journal.begin()
                 try:
                     service_model.check_request(operation, params)

@@ -32,6 +32,7 @@ RUNNING, and its exit code replaces the rule's (see `run_process`).
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import select
@@ -41,7 +42,6 @@ import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -59,7 +59,7 @@ from localbatch.engine.jobs import (
     derived_hex,
 )
 from localbatch.engine.lifecycle import create, transition
-from localbatch.engine.schedulers import job_event, request_dispatch
+from localbatch.engine.schedulers import job_event, request_dispatch, run_in_call
 from localbatch.errors import LocalBatchError
 
 ESSENTIAL_EXITED = "Essential container in task exited"
@@ -84,11 +84,16 @@ class JobRule:
     exit_code: int = 0
     reason: str | None = None
     run: Callable[["JobRun"], Any] | None = None
+    # The glob as fnmatchcase compiles it, once: every job start asks the rules.
+    _name_match: Callable[[str], Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_name_match", re.compile(fnmatch.translate(self.name)).match)
 
     def matches(self, job: Job) -> bool:
         if self.queue is not None and self.queue not in (job.queue_arn, job.queue_arn.rpartition("/")[2]):
             return False
-        return fnmatchcase(job.name, self.name)
+        return self._name_match(job.name) is not None
 
 
 @dataclass(frozen=True)
@@ -245,6 +250,19 @@ def start_attempt(backend: Any, job: Job, ce: Any) -> None:
         _start_main_node(backend, job, ce.arn)
     delay = _ms(backend.config.starting_seconds)
     journal.set(job, "event", job_event(backend, delay, _now_running, backend, job))
+
+
+def running_in_call(backend: Any, job: Job) -> None:
+    """Take `job`, just STARTING in its SubmitJob call, to RUNNING in the
+    call when that is the engine's next step: no STARTING dwell, and its
+    start the only event due (schedulers.run_in_call). The timeline is the
+    same and the next call has no tick to run. Jobs whose rule has `run`,
+    and the subprocess executor, keep the event: a test's own code and
+    processes run where they always did, in the tick before the next call."""
+    if backend.config.executor == "subprocess" or any(rule.run is not None for rule in backend.jobs.rules):
+        return
+    if job.event is not None:
+        run_in_call(backend, job.event)
 
 
 def _now_running(backend: Any, job: Job) -> None:

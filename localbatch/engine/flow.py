@@ -25,6 +25,7 @@ from localbatch.engine.jobs import (
     FAILED,
     PENDING,
     RUNNABLE,
+    STARTING,
     SUBMITTED,
     SUCCEEDED,
     TERMINAL,
@@ -51,8 +52,12 @@ def submit(backend: Any, job: Job, *, in_call: bool = False) -> None:
         fair_share.job_submitted(backend, job)
     delay = round(backend.config.submitted_seconds * 1000)
     if in_call and delay == 0 and _next_in_line(backend, job):
-        _evaluate(backend, job)
+        # `evaluate` of a job that waits for nothing, then the pass it asks
+        # for and the start that may follow, each at once (see _next_in_line).
+        transition(backend, job, RUNNABLE)
         pass_in_call(backend, job)
+        if job.status == STARTING:
+            executors.running_in_call(backend, job)
         return
     # Not journaled: the job is new, so a rollback takes it out of the store whole.
     job.event = job_event(backend, delay, evaluate, backend, job)
@@ -68,7 +73,8 @@ def _next_in_line(backend: Any, job: Job) -> bool:
     queue positions after each event (a job passing through RUNNABLE within
     one millisecond moves the others' positions). Then the timeline is the
     same, move for move and millisecond for millisecond, and each
-    submission saves an event. (Engine code that submits several jobs
+    submission saves the events of its evaluation, its pass and (with no
+    STARTING dwell) its start. (Engine code that submits several jobs
     without running events in between, as the engine tests do, must not:
     there the evaluations run after every job is stored.)
     """

@@ -405,12 +405,11 @@ class JobStore:
         # (None: not known to stand still). See schedulers.pass_in_call.
         self.moves = 0
         self.quiet_at: int | None = None
-        # Identity of the CE/queue data last seen by the scheduler: an
-        # update anywhere (copy-on-write data) shows as a new object.
-        self.config_seen: tuple = ()
-        # (configuration, queues in visiting order with their compute
+        # schedulers._versions as the last pass saw them.
+        self.versions_seen: tuple[int, int, int] | None = None
+        # (those versions, queues in visiting order with their compute
         # environments): see schedulers._plan.
-        self.dispatch_plan: tuple[tuple, list[tuple[str, Any, list[Any]]]] | None = None
+        self.dispatch_plan: tuple[tuple[int, int, int], list[tuple[str, Any, list[Any]]]] | None = None
         # id(job definition data) -> (that data, the JobSpec of a submission
         # that overrides nothing): see api/jobs._spec. The data is kept so
         # its id cannot be reused.

@@ -7,7 +7,8 @@ tests play the same seeded mix of submissions (some of them jobs that can
 never fit), completions, cancellations, capacity and queue changes and
 clock moves twice, once with the shortcut and once with every arrival
 running its pass, and require the same timeline, job states and reasons
-after every step.
+after every step; and once more with no step taken inside a SubmitJob
+call at all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time_machine
 
 import localbatch
 from localbatch.engine import schedulers
+from localbatch.engine.backend import Backend
 from tests.api.test_jobs import T0, compute_environment, job_definition, job_queue, submit
 
 QUEUES = ("high", "low")
@@ -86,6 +88,18 @@ def test_arrivals_behind_a_blocked_head_look_the_same_as_a_full_pass(seed, monke
         assert fast == slow, f"step {step} differs"
     waiting = [job for job in shortcut[-1][0] if job[2] == "RUNNABLE"]
     assert waiting  # the queues were busy: arrivals did wait behind heads
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_arrivals_stepped_in_their_calls_look_the_same_as_events(seed, monkeypatch):
+    """With no step taken in a SubmitJob call at all (evaluation, pass and
+    start each an event for the next tick), every step looks the same."""
+    in_call = _play(seed, 150)
+    monkeypatch.setattr(Backend, "next_step_is_now", lambda backend: False)
+    as_events = _play(seed, 150)
+    assert len(in_call) == len(as_events)
+    for step, (fast, slow) in enumerate(zip(in_call, as_events)):
+        assert fast == slow, f"step {step} differs"
 
 
 def test_an_arrival_behind_a_waiting_head_runs_no_pass(batch, lb, monkeypatch):

@@ -5,7 +5,10 @@ the next event would."""
 
 from __future__ import annotations
 
+import boto3
 import pytest
+
+import localbatch
 
 from localbatch.engine import flow
 from tests.api.test_jobs import describe, environment, frozen, job_definition, submit
@@ -121,7 +124,8 @@ def test_a_submission_waits_for_events_already_due(lb, batch):
     """Events already due when a job is submitted come first: its evaluation
     stays an event behind them."""
     environment(batch)
-    lb.on_job("*", duration=None)
+    # A rule with run(): the start stays an event (executors.running_in_call).
+    lb.on_job("*", duration=None, run=lambda job: 0)
     backend = lb.backend()
     # Evaluated and dispatched in its call: its move to RUNNING is due now.
     first = submit(batch, name="first")
@@ -139,6 +143,51 @@ def test_a_submission_waits_for_events_already_due(lb, batch):
         "0 second RUNNABLE>STARTING",
         "0 second STARTING>RUNNING",
     ]
+
+
+def test_a_job_that_starts_at_once_is_running_when_its_call_returns(lb, batch):
+    """No STARTING dwell and nothing else due: evaluation, pass and start
+    all happen in the SubmitJob call, in the order the events would have
+    taken, and no event is left due for the next call."""
+    environment(batch)
+    lb.on_job("*", duration=None)
+    backend = lb.backend()
+    first = submit(batch, name="first")
+    assert backend.jobs.get(first).status == "RUNNING" and backend.events.idle_until(backend.now_ms)
+    assert timeline(lb) == [
+        "0 first ->SUBMITTED",
+        "0 first SUBMITTED>RUNNABLE",
+        "0 first RUNNABLE>STARTING",
+        "0 first STARTING>RUNNING",
+    ]
+    assert describe(batch, first)["startedAt"] == describe(batch, first)["createdAt"]
+
+
+def test_a_start_behind_a_run_rule_stays_an_event(lb, batch):
+    """A rule whose run() is the test's own code keeps the start an event:
+    run() runs between calls, where it always did."""
+    environment(batch)
+    ran = []
+    lb.on_job("coded", duration=None, run=lambda job: ran.append(job.job_name))
+    coded = submit(batch, name="coded")
+    assert lb.backend().jobs.get(coded).status == "STARTING" and ran == []
+    assert describe(batch, coded)["status"] == "RUNNING" and ran == ["coded"]
+
+
+def test_a_start_after_a_starting_dwell_stays_an_event():
+    with localbatch.patch(starting_seconds=2) as lb:
+        batch = boto3.client("batch", region_name="us-east-1")
+        environment(batch)
+        lb.on_job("slow", duration=None)
+        slow = submit(batch, name="slow")
+        assert lb.backend().jobs.get(slow).status == "STARTING"
+        lb.advance(2)
+        assert timeline(lb) == [
+            "0 slow ->SUBMITTED",
+            "0 slow SUBMITTED>RUNNABLE",
+            "0 slow RUNNABLE>STARTING",
+            "2 slow STARTING>RUNNING",
+        ]
 
 
 def test_engine_submissions_are_evaluated_by_events(lb, batch):

@@ -18,7 +18,6 @@ fifo.py, and fair_share.py for queues with a scheduling policy.
 
 from __future__ import annotations
 
-from operator import attrgetter, is_
 from typing import Any, Callable
 
 from localbatch.engine.schedulers import fair_share, fifo
@@ -32,11 +31,12 @@ def request_dispatch(backend: Any) -> None:
 
 
 def pass_in_call(backend: Any, job: Any) -> None:
-    """Run the pass the arrival of `job` (a plain job, just RUNNABLE in its
-    SubmitJob call) asked for now, if it is the engine's only due event: it
-    would be the next step at this very time, so the timeline is the same,
-    and a submission saves an event (engine/flow.py `submit`). Not `_marked`:
-    the call's own journal covers it, and must not be cut.
+    """Run now the pass that the arrival of `job` asks for: a plain job its
+    SubmitJob call just made RUNNABLE while no event was due
+    (Backend.next_step_is_now). As an event, the pass would be the engine's
+    next step, at this very time, so the timeline is the same, and a
+    submission saves an event (engine/flow.py `submit`). Not `_marked`: the
+    call's own journal covers it, and must not be cut.
 
     The pass is left out altogether when it provably moves nothing: the
     engine stood at a fixed point (the last pass moved no job) and nothing
@@ -45,16 +45,29 @@ def pass_in_call(backend: Any, job: Any) -> None:
     Every head then stays where it is, so the pass would only find that
     again. This keeps submitting into a busy queue cheap."""
     store = backend.jobs
-    event = store.dispatch_event
-    events = backend.events
-    if event is None or events.only_due(backend.now_ms) is not event:
-        return
-    events.pop_due(backend.now_ms)
+    if store.dispatch_event is not None:
+        return  # not the next step after all: the pass already asked for sees the job
     if _changes_nothing(backend, store, job):
-        backend.journal.set(store, "dispatch_event", None)
         backend.journal.set(store, "quiet_at", store.moves)
         return
     _dispatch_pass(backend)
+
+
+def run_in_call(backend: Any, event: list) -> bool:
+    """Run job event `event` now, inside the call, if it is the only event
+    due: run_until would take it next, at this very time. As there, the
+    after-event hooks follow; unlike there, not `_marked`, since the call's
+    own journal covers it and must not be cut. True if it ran."""
+    events = backend.events
+    if events.only_due(backend.now_ms) is not event:
+        return False
+    events.pop_due(backend.now_ms)
+    _, action, args = event[3]
+    action(*args)
+    backend.jobs.own_event = True
+    for hook in backend.after_events:
+        hook(backend)
+    return True
 
 
 _OWN_MOVES = 2  # SUBMITTED, then RUNNABLE
@@ -70,7 +83,7 @@ def _changes_nothing(backend: Any, store: Any, job: Any) -> bool:
         return False
     if store.queues[job.queue_arn].runnable.min() == job.key:
         return False  # the new head of its queue: a pass may place it
-    return unchanged(_configuration(backend), store.config_seen)
+    return _versions(backend) == store.versions_seen
 
 
 def job_event(backend: Any, delay_ms: int, action: Callable[..., Any], *args: Any) -> list:
@@ -105,29 +118,18 @@ def after_event(backend: Any) -> None:
     if store.own_event:
         store.own_event = False
         return
-    if store.queues and not unchanged(_configuration(backend), store.config_seen):
+    if store.queues and store.versions_seen != _versions(backend):
         request_dispatch(backend)
 
 
-def _configuration(backend: Any) -> tuple:
-    # Stored data is copy-on-write: an update shows as a new dict object. The
-    # objects themselves are kept (not their ids, which a freed dict may hand
-    # on to its replacement). Every dispatch pass reads it, so the tables'
-    # creation-order index is walked at C speed rather than through
-    # Table.__iter__, which copies it for callers that change the table.
-    queues, environments = backend.job_queues, backend.compute_environments
-    return (
-        *map(_DATA, map(queues._by_seq.__getitem__, queues._seqs)),
-        *map(_DATA, map(environments._by_seq.__getitem__, environments._seqs)),
-    )
-
-
-_DATA = attrgetter("data")
-
-
-def unchanged(now: tuple, seen: tuple) -> bool:
-    """Whether two configurations (tuples of copy-on-write data dicts) are the same objects."""
-    return len(now) == len(seen) and all(map(is_, now, seen))
+def _versions(backend: Any) -> tuple[int, int, int]:
+    """Changes so far to stored data (any resource's) and to the two tables a
+    container scheduler reads: equal to what the last pass recorded, nothing
+    a pass reads has changed since. Every arrival and every event asks, so
+    it is three ints, not every queue's and compute environment's data. Any
+    change counts, even one a pass would read the same way: a pass too many
+    is only slower."""
+    return backend.data_version, backend.job_queues.version, backend.compute_environments.version
 
 
 def _queues_in_order(backend: Any) -> list[Any]:
@@ -137,36 +139,37 @@ def _queues_in_order(backend: Any) -> list[Any]:
 def _dispatch_pass(backend: Any) -> None:
     store = backend.jobs
     journal = backend.journal
-    journal.set(store, "dispatch_event", None)
+    if store.dispatch_event is not None:
+        journal.set(store, "dispatch_event", None)
     # A pass changes no queue or compute environment data, so the
-    # configuration it starts from is the one it leaves seen.
-    config = _configuration(backend)
+    # versions it starts from are the ones it leaves seen.
+    versions = _versions(backend)
     queues = store.queues
     moves = store.moves
-    for arn, queue, attached in _plan(backend, config):
+    for arn, queue, attached in _plan(backend, versions):
         jobs = queues.get(arn)
         if jobs is None or (not jobs.runnable and jobs.blocked_job is None):
             continue
         scheduler_for(queue).dispatch(backend, queue, jobs, attached)
-    if not unchanged(config, store.config_seen):
-        journal.set(store, "config_seen", config)
+    if versions != store.versions_seen:
+        journal.set(store, "versions_seen", versions)
     journal.set(store, "quiet_at", store.moves if store.moves == moves else None)
 
 
-def _plan(backend: Any, config: tuple) -> list[tuple[str, Any, list[Any]]]:
+def _plan(backend: Any, versions: tuple[int, int, int]) -> list[tuple[str, Any, list[Any]]]:
     """(queue ARN, queue, its attached compute environments) in visiting
     order, leaving out queues being deleted. It follows from the
-    configuration alone, so it is worked out again only when that changes;
+    stored data alone, so it is worked out again only when that changes;
     derived data, not journaled."""
     store = backend.jobs
     plan = store.dispatch_plan
-    if plan is None or not unchanged(config, plan[0]):
+    if plan is None or plan[0] != versions:
         visits = [
             (q.arn, q, fifo._attached(backend, q))
             for q in _queues_in_order(backend)
             if q.data.get("status") not in ("DELETING", "DELETED")
         ]
-        plan = (config, visits)
+        plan = (versions, visits)
         store.dispatch_plan = plan
     return plan[1]
 

@@ -21,7 +21,7 @@ job is dispatched or stops being the head.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from localbatch.engine import capacity
 from localbatch.engine.jobs import RUNNABLE, Job
@@ -29,8 +29,7 @@ from localbatch.engine.jobs import RUNNABLE, Job
 
 def dispatch(backend: Any, queue: Any, jobs: Any, attached: list[Any] | None = None) -> None:
     """One pass over the queue; `attached` is `_attached(backend, queue)` when the caller has it."""
-    from localbatch.engine.executors import start_attempt
-
+    start_attempt = _start_attempt or _bind_start_attempt()
     if attached is None:
         attached = _attached(backend, queue)
     targets = [ce for ce in attached if capacity.usable(ce)]
@@ -53,6 +52,20 @@ def dispatch(backend: Any, queue: Any, jobs: Any, attached: list[Any] | None = N
             break
         after = key
     _set_blocked(backend, queue, jobs, head_blocked)
+
+
+# executors.start_attempt, bound on first use: executors imports the
+# schedulers, so it cannot be imported when this module loads, and an import
+# statement in `dispatch` would cost a microsecond on every SubmitJob.
+_start_attempt: Callable[[Any, Job, Any], None] | None = None
+
+
+def _bind_start_attempt() -> Callable[[Any, Job, Any], None]:
+    global _start_attempt
+    from localbatch.engine.executors import start_attempt
+
+    _start_attempt = start_attempt
+    return start_attempt
 
 
 def _attached(backend: Any, queue: Any) -> list[Any]:
