@@ -22,7 +22,7 @@ from localbatch.engine.executors import JobRule, JobRun
 from localbatch.engine.lifecycle import timeline_rows
 from localbatch.engine.service_jobs import ServiceJob
 from localbatch.errors import BatchClientError, LocalBatchError
-from localbatch.ids import IdFactory
+from localbatch.ids import RequestIds
 
 
 class LocalBatch:
@@ -44,7 +44,7 @@ class LocalBatch:
         self.clock = Clock()
         self.lock = threading.RLock()
         self._seed = seed
-        self._request_ids = IdFactory(f"{seed}:requests")
+        self._request_ids = RequestIds(f"{seed}:requests")
         self._backends: dict[str, Backend] = {}
 
     # -- time ---------------------------------------------------------------
@@ -147,7 +147,7 @@ class LocalBatch:
         which exists only while the handler runs.
         """
         with self.lock:
-            request_id = self._request_ids.uuid4()
+            request_id = self._request_ids.next()
             backend = self._backends.get(region) or self.backend(region)
             try:
                 now_ms = self.clock.now_ms()

@@ -6,6 +6,7 @@ ids on every run; two patches with the same seed hand out the same ids.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 PARTITION = "aws"
@@ -25,6 +26,20 @@ class IdFactory:
 
     def hex(self, length: int) -> str:
         return f"{self._random.getrandbits(4 * length):0{length}x}"
+
+
+class RequestIds:
+    """Request ids in uuid4 form: a seeded random id, whose last twelve hex
+    digits then count up. Every call takes one, so it costs a counter, not
+    a draw; ids stay distinct for 2**48 calls and the same on every run."""
+
+    def __init__(self, seed: int | str = 0) -> None:
+        first = IdFactory(seed).uuid4()
+        self._prefix = first[:24]  # eight-four-four-four, the version and variant digits among them
+        self._count = itertools.count(int(first[24:], 16))
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFF:012x}"
 
 
 def arn(region: str, account: str, resource: str) -> str:

@@ -57,18 +57,61 @@ def submit_job(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     if not JOB_NAME_RE.fullmatch(name):
         raise BatchClientError("Job name should match valid pattern", wrapped=True)
     _check_size(params, backend.request_size)
-    queue = _submit_queue(backend, params["jobQueue"])
-    jd = _job_definition(backend, params["jobDefinition"])
-    _check_platform(backend, queue, jd.data)
-    _check_share(backend, queue, params)
-    dependencies, sequential = _dependencies(backend, params)
-    spec = _spec(backend, params, jd.data, sequential)
+    plain = _plain_submission(backend, params)
+    if plain is not None:
+        queue, spec = plain
+        dependencies: list[dict[str, Any]] = []
+    else:
+        queue = _submit_queue(backend, params["jobQueue"])
+        jd = _job_definition(backend, params["jobDefinition"])
+        _check_platform(backend, queue, jd.data)
+        _check_share(backend, queue, params)
+        dependencies, sequential = _dependencies(backend, params)
+        spec = _spec(backend, params, jd.data, sequential)
     job_id = backend.ids.uuid4()
     job = Job(backend.next_seq(), job_id, backend.arn(f"job/{job_id}"), name, queue.arn, spec, backend.now_ms)
     job.dependencies = dependencies
     job.tags = params.get("tags")
     flow.submit(backend, job, in_call=True)  # the controller ran the due events first
     return {"jobArn": job.arn, "jobName": name, "jobId": job_id}
+
+
+_PLAIN = frozenset({"jobName", "jobQueue", "jobDefinition"})
+
+
+def _plain_submission(backend: Any, params: dict[str, Any]) -> tuple[Any, JobSpec] | None:
+    """(queue, spec) of a submission naming only a job, a queue and a job
+    definition, or None for any other. Everything SubmitJob checks and
+    resolves for one follows from the queue and definition references and
+    from stored resources alone, so it is worked out once per pair and kept
+    until a resource changes: any data replaced, or a queue, compute
+    environment, job definition or scheduling policy added or removed (the
+    versions of engine/tables.py and Backend.data_version). Derived data,
+    not journaled: a rollback restores the versions with the state they
+    describe. Definitions that name consumable resources are resolved
+    against those on each call."""
+    if not _PLAIN.issuperset(params):
+        return None
+    store = backend.jobs
+    key = (params["jobQueue"], params["jobDefinition"])
+    versions = (
+        backend.data_version,
+        backend.job_queues.version,
+        backend.compute_environments.version,
+        backend.job_definitions.version,
+        backend.scheduling_policies.version,
+    )
+    found = store.plain_submissions.get(key)
+    if found is not None and found[0] == versions:
+        return found[1], found[2]
+    queue = _submit_queue(backend, params["jobQueue"])
+    jd = _job_definition(backend, params["jobDefinition"])
+    _check_platform(backend, queue, jd.data)
+    _check_share(backend, queue, params)  # a fair-share queue refuses a job with no shareIdentifier
+    spec = _spec(backend, params, jd.data, False)
+    if jd.data.get("consumableResourceProperties") is None:
+        store.plain_submissions[key] = (versions, queue, spec)
+    return queue, spec
 
 
 def _check_size(params: dict[str, Any], request_size: int | None = None) -> None:
@@ -825,10 +868,27 @@ def _cache_summary(job: Job) -> tuple:
     other = "nodeProperties" in summary or "arrayProperties" in summary
     if usage is not None and len(usage) != 1:
         usage, other = None, True
-    cached = (job.status_reason, summary, usage[0] if usage else None, summary.get("container"), other)
+    if usage:
+        usage = summary["capacityUsage"] = _shared(usage)
+    container = summary.get("container")
+    if container is not None and set(container) == {"exitCode"}:
+        container = summary["container"] = _shared(container)
+    cached = (job.status_reason, summary, usage[0] if usage else None, container, other)
     if "#" not in job.id:  # not Job.is_node
         job.rendered = cached  # derived data: not journaled
     return cached
+
+
+# Nested summary parts that many jobs have alike ([one VCPU], {"exitCode": 0}),
+# one object each for all the summaries kept. They are only ever copied
+# (`summaries` hands out fresh nested parts), never handed out or changed,
+# and a page copying the same few objects a hundred times reads them from
+# cache instead of a hundred places in memory.
+_SHARED_PARTS: dict[str, Any] = {}
+
+
+def _shared(part: Any) -> Any:
+    return _SHARED_PARTS.setdefault(repr(part), part)
 
 
 def _copy_other(summary: dict[str, Any], out: dict[str, Any]) -> None:

@@ -407,13 +407,15 @@ class JobStore:
         self.quiet_at: int | None = None
         # schedulers._versions as the last pass saw them.
         self.versions_seen: tuple[int, int, int] | None = None
-        # (those versions, queues in visiting order with their compute
-        # environments): see schedulers._plan.
-        self.dispatch_plan: tuple[tuple[int, int, int], list[tuple[str, Any, list[Any]]]] | None = None
+        # The queues a pass visits, in order, for those versions: see schedulers._plan.
+        self.dispatch_plan: Any = None
         # id(job definition data) -> (that data, the JobSpec of a submission
         # that overrides nothing): see api/jobs._spec. The data is kept so
         # its id cannot be reused.
         self.plain_specs: dict[int, tuple[dict[str, Any], JobSpec]] = {}
+        # (jobQueue, jobDefinition) as given -> (versions, queue, JobSpec):
+        # see api/jobs._plain_submission.
+        self.plain_submissions: dict[tuple[str, str], tuple[tuple[int, ...], Any, JobSpec]] = {}
 
     def __len__(self) -> int:
         return len(self.by_id)

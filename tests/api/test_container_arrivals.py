@@ -21,6 +21,7 @@ import time_machine
 
 import localbatch
 from localbatch.engine import schedulers
+from localbatch.engine.schedulers import fifo
 from localbatch.engine.backend import Backend
 from tests.api.test_jobs import T0, compute_environment, job_definition, job_queue, submit
 
@@ -90,7 +91,7 @@ def test_arrivals_behind_a_blocked_head_look_the_same_as_a_full_pass(seed, monke
     assert waiting  # the queues were busy: arrivals did wait behind heads
 
 
-@pytest.mark.parametrize("seed", [5, 6])
+@pytest.mark.parametrize("seed", [5, 6, 7, 8])
 def test_arrivals_stepped_in_their_calls_look_the_same_as_events(seed, monkeypatch):
     """With no step taken in a SubmitJob call at all (evaluation, pass and
     start each an event for the next tick), every step looks the same."""
@@ -110,14 +111,16 @@ def test_an_arrival_behind_a_waiting_head_runs_no_pass(batch, lb, monkeypatch):
         for i in range(4):
             submit(batch, name=f"full{i}", queue="low", definition="jd1")
         submit(batch, name="head", queue="low", definition="jd1")  # waits: the environment is full
-        passes = []
-        real = schedulers._dispatch_pass
-        monkeypatch.setattr(schedulers, "_dispatch_pass", lambda backend: passes.append(1) or real(backend))
+        visits = []
+        real = fifo.dispatch
+        monkeypatch.setattr(fifo, "dispatch", lambda backend, queue, *rest: visits.append(queue.name) or real(
+            backend, queue, *rest))
         for i in range(3):
             lb.advance(0.001)  # created later than the head (in one millisecond, jobId would decide)
             submit(batch, name=f"behind{i}", queue="low", definition="jd1")
-        assert passes == []
-        submit(batch, name="other-head", queue="high", definition="jd1")  # a new head elsewhere: a pass
-        assert passes == [1]
+        assert visits == []
+        # A new head elsewhere: a pass, which need visit its queue only (schedulers._only_visit).
+        submit(batch, name="other-head", queue="high", definition="jd1")
+        assert visits == ["high"]
         lb.complete(batch.list_jobs(jobQueue="low")["jobSummaryList"][0]["jobId"])
         assert [j["jobName"] for j in batch.list_jobs(jobQueue="high")["jobSummaryList"]] == ["other-head"]

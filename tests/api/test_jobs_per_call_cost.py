@@ -209,3 +209,42 @@ def test_engine_submissions_are_evaluated_by_events(lb, batch):
     assert timeline(lb, names={"x", "y"})[:4] == [
         "0 x ->SUBMITTED", "0 y ->SUBMITTED", "0 x SUBMITTED>RUNNABLE", "0 y SUBMITTED>RUNNABLE",
     ]
+
+
+# == a plain submission's checks, worked out once per queue and definition ===========
+
+
+def test_a_plain_submission_follows_every_change_of_its_queue_and_definition(lb, batch):
+    """SubmitJob with only a name, queue and definition reuses what it
+    checked and resolved last time (api/jobs._plain_submission) until a
+    resource changes: each change below must show in the next submission."""
+    from botocore.exceptions import ClientError
+
+    environment(batch)
+    lb.on_job("*", duration=None)
+
+    def refused(message):
+        with pytest.raises(ClientError) as raised:
+            submit(batch, name="x")
+        assert message in raised.value.response["Error"]["Message"]
+
+    def definition_of(job_id):
+        return describe(batch, job_id)["jobDefinition"].rsplit("/", 1)[1]
+
+    assert definition_of(submit(batch, name="a")) == "jd:1"
+    job_definition(batch, vcpus="2")  # a new revision: the name now means it
+    assert definition_of(submit(batch, name="b")) == "jd:2"
+    batch.update_job_queue(jobQueue="q", state="DISABLED")
+    refused("JobQueue q is not in ENABLED state")
+    batch.update_job_queue(jobQueue="q", state="ENABLED")
+    assert definition_of(submit(batch, name="c")) == "jd:2"
+    batch.deregister_job_definition(jobDefinition="jd:2")
+    assert definition_of(submit(batch, name="d")) == "jd:1"
+    batch.deregister_job_definition(jobDefinition="jd:1")
+    refused("JobDefinition name jd does not exist or is not in ACTIVE status")
+    job_definition(batch)
+    assert definition_of(submit(batch, name="e")) == "jd:3"
+    batch.update_job_queue(jobQueue="q", state="DISABLED")
+    batch.delete_job_queue(jobQueue="q")
+    lb.run_until_idle()
+    refused("JobQueue q not found.")

@@ -18,7 +18,7 @@ fifo.py, and fair_share.py for queues with a scheduling policy.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from localbatch.engine.schedulers import fair_share, fifo
 
@@ -50,7 +50,36 @@ def pass_in_call(backend: Any, job: Any) -> None:
     if _changes_nothing(backend, store, job):
         backend.journal.set(store, "quiet_at", store.moves)
         return
-    _dispatch_pass(backend)
+    visit = _only_visit(backend, store, job)
+    if visit is None:
+        _dispatch_pass(backend)
+        return
+    moves = store.moves
+    queue, attached = visit
+    fifo.dispatch(backend, queue, store.queues[job.queue_arn], attached)
+    backend.journal.set(store, "quiet_at", store.moves if store.moves == moves else None)
+
+
+def _only_visit(backend: Any, store: Any, job: Any) -> tuple[Any, list[Any]] | None:
+    """(queue, its compute environments) when the pass for an arrival need
+    visit the arrival's own queue only, else None.
+
+    Every change that may let a job start (a job giving back capacity or
+    leaving RUNNABLE, a new RUNNABLE job, a reconfiguration, a fault, time
+    for a fair-share queue) asks for a pass, and with nothing due every pass
+    asked for has run: each queue stands where its last visit left it, its
+    head unable to start. What the arrival's own queue places only takes
+    capacity, so every other head still cannot start, and, with no
+    capacity shortage declared, its blocked reason (spec §2.9: whether it
+    could ever fit) stays. That holds while nothing was reconfigured since
+    the last full pass (the versions it saw), all queues are FIFO and no
+    fair-share queue waits on decay."""
+    if backend.shortages or backend.decay_watch or backend.config.backfill:
+        return None
+    plan = store.dispatch_plan
+    if plan is None or not plan.all_fifo or store.versions_seen != plan.versions or plan.versions != _versions(backend):
+        return None
+    return plan.by_arn.get(job.queue_arn)
 
 
 def run_in_call(backend: Any, event: list) -> bool:
@@ -156,6 +185,13 @@ def _dispatch_pass(backend: Any) -> None:
     journal.set(store, "quiet_at", store.moves if store.moves == moves else None)
 
 
+class _Plan(NamedTuple):
+    versions: tuple[int, int, int]
+    visits: list[tuple[str, Any, list[Any]]]  # (queue ARN, queue, its compute environments) in visiting order
+    by_arn: dict[str, tuple[Any, list[Any]]]
+    all_fifo: bool
+
+
 def _plan(backend: Any, versions: tuple[int, int, int]) -> list[tuple[str, Any, list[Any]]]:
     """(queue ARN, queue, its attached compute environments) in visiting
     order, leaving out queues being deleted. It follows from the
@@ -163,15 +199,20 @@ def _plan(backend: Any, versions: tuple[int, int, int]) -> list[tuple[str, Any, 
     derived data, not journaled."""
     store = backend.jobs
     plan = store.dispatch_plan
-    if plan is None or plan[0] != versions:
+    if plan is None or plan.versions != versions:
         visits = [
             (q.arn, q, fifo._attached(backend, q))
             for q in _queues_in_order(backend)
             if q.data.get("status") not in ("DELETING", "DELETED")
         ]
-        plan = (versions, visits)
+        plan = _Plan(
+            versions,
+            visits,
+            {arn: (q, attached) for arn, q, attached in visits},
+            all(scheduler_for(q) is fifo for _, q, _ in visits),
+        )
         store.dispatch_plan = plan
-    return plan[1]
+    return plan.visits
 
 
 def scheduler_for(queue: Any) -> Any:
