@@ -234,9 +234,30 @@ _PAGING = frozenset(("nextToken", "maxResults"))
 _NO_QUERY = zlib.crc32(b"[]")  # the fingerprint of a call that only pages
 
 
+# Fingerprints of recent flat requests (every value hashable), by their
+# members as given: a caller listing the same query again and again (a
+# polling loop) pays a tuple and a lookup instead of the repr. Bounded.
+_FINGERPRINTS: dict[tuple, int] = {}
+_FINGERPRINTS_KEPT = 256
+
+
 def _fingerprint(params: dict[str, Any]) -> int:
     if _PAGING.issuperset(params):  # the common "next page of everything": skip the repr
         return _NO_QUERY
+    members = tuple(params.items())
+    try:
+        return _FINGERPRINTS[members]
+    except KeyError:
+        pass
+    except TypeError:  # a list or dict member (filters): not kept
+        return _query_fingerprint(params)
+    if len(_FINGERPRINTS) >= _FINGERPRINTS_KEPT:
+        _FINGERPRINTS.clear()
+    found = _FINGERPRINTS[members] = _query_fingerprint(params)
+    return found
+
+
+def _query_fingerprint(params: dict[str, Any]) -> int:
     # Keys are unique, so sorting them sorts the (key, repr) pairs alike.
     query = [(k, repr(params[k])) for k in sorted(params) if k not in _PAGING]
     return zlib.crc32(repr(query).encode())
