@@ -84,15 +84,19 @@ class JobRule:
     exit_code: int = 0
     reason: str | None = None
     run: Callable[["JobRun"], Any] | None = None
-    # The glob as fnmatchcase compiles it, once: every job start asks the rules.
-    _name_match: Callable[[str], Any] = field(init=False, repr=False, compare=False)
+    # The glob as fnmatchcase compiles it, once, or None for a plain name,
+    # which only equals itself: every job start asks the rules.
+    _name_match: Callable[[str], Any] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_name_match", re.compile(fnmatch.translate(self.name)).match)
+        glob = any(c in self.name for c in "*?[")
+        object.__setattr__(self, "_name_match", re.compile(fnmatch.translate(self.name)).match if glob else None)
 
     def matches(self, job: Job) -> bool:
         if self.queue is not None and self.queue not in (job.queue_arn, job.queue_arn.rpartition("/")[2]):
             return False
+        if self._name_match is None:
+            return job.name == self.name
         return self._name_match(job.name) is not None
 
 

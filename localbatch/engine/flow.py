@@ -32,7 +32,7 @@ from localbatch.engine.jobs import (
     Job,
     child_key,
 )
-from localbatch.engine.lifecycle import create, empty_summary, transition
+from localbatch.engine.lifecycle import create, create_runnable, empty_summary, transition
 from localbatch.engine.schedulers import fair_share, job_event, pass_in_call, request_dispatch
 
 DEPENDENT_FAILED = "Dependent Job failed"
@@ -47,18 +47,19 @@ def submit(backend: Any, job: Job, *, in_call: bool = False) -> None:
     before the call and runs the due events first again before anything
     else touches the backend. The evaluation may then run at once (see
     `_next_in_line`)."""
-    create(backend, job, SUBMITTED)
-    if job.spec.share_identifier is not None:
-        fair_share.job_submitted(backend, job)
     delay = round(backend.config.submitted_seconds * 1000)
     if in_call and delay == 0 and _next_in_line(backend, job):
-        # `evaluate` of a job that waits for nothing, then the pass it asks
-        # for and the start that may follow, each at once (see _next_in_line).
-        transition(backend, job, RUNNABLE)
+        # Stored, then the `evaluate` of a job that waits for nothing, the
+        # pass it asks for and the start that may follow, each at once (see
+        # _next_in_line).
+        create_runnable(backend, job)
         pass_in_call(backend, job)
         if job.status == STARTING:
             executors.running_in_call(backend, job)
         return
+    create(backend, job, SUBMITTED)
+    if job.spec.share_identifier is not None:
+        fair_share.job_submitted(backend, job)
     # Not journaled: the job is new, so a rollback takes it out of the store whole.
     job.event = job_event(backend, delay, evaluate, backend, job)
 

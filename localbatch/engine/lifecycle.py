@@ -51,6 +51,37 @@ def create(backend: Any, job: Job, status: str, reason: str | None = None) -> No
     transition(backend, job, status, reason)
 
 
+def create_runnable(backend: Any, job: Job) -> None:
+    """Register a new plain job and move it SUBMITTED -> RUNNABLE in the
+    same step, as `create` then `transition` would: both moves on the
+    timeline, but one index update and one undo record. For a job whose
+    evaluation runs in its SubmitJob call (flow.submit)."""
+    store = backend.jobs
+    store.add(job)
+    store.moves += 2
+    job.status = RUNNABLE
+    queue = store.queues.get(job.queue_arn) or store.queue(job.queue_arn)
+    queue.by_status[RUNNABLE].add(job.seq)
+    queue.runnable.add(job.key)
+    queue.runnable_jobs[job.key] = job
+    recorded = backend.config.record_timeline
+    if recorded:
+        now = backend.now_ms
+        store.timeline += ((now, job.id, job.name, None, SUBMITTED, None), (now, job.id, job.name, SUBMITTED, RUNNABLE, None))
+    backend.journal.record(_uncreate_runnable, store, job, recorded)
+
+
+def _uncreate_runnable(store: Any, job: Job, recorded: bool) -> None:
+    # The job itself leaves the store through the journal entries of JobStore.add.
+    queue = store.queues[job.queue_arn]
+    queue.by_status[RUNNABLE].discard(job.seq)
+    queue.runnable.discard(job.key)
+    queue.runnable_jobs.pop(job.key, None)
+    job.status = None
+    if recorded:
+        del store.timeline[-2:]
+
+
 def transition(backend: Any, job: Job, to: str, reason: Any = None) -> None:
     """Move `job` to status `to` at engine time, with statusReason `reason`
     (None clears it)."""
