@@ -59,21 +59,25 @@ def submit_job(backend: Any, params: dict[str, Any]) -> dict[str, Any]:
     _check_size(params, backend.request_size)
     plain = _plain_submission(backend, params)
     if plain is not None:
-        queue, spec = plain
-        dependencies: list[dict[str, Any]] = []
+        (queue, spec), dependencies = plain, []
     else:
-        queue = _submit_queue(backend, params["jobQueue"])
-        jd = _job_definition(backend, params["jobDefinition"])
-        _check_platform(backend, queue, jd.data)
-        _check_share(backend, queue, params)
-        dependencies, sequential = _dependencies(backend, params)
-        spec = _spec(backend, params, jd.data, sequential)
+        queue, dependencies, spec = _checked(backend, params)
     job_id = backend.ids.uuid4()
     job = Job(backend.next_seq(), job_id, backend.arn(f"job/{job_id}"), name, queue.arn, spec, backend.now_ms)
     job.dependencies = dependencies
     job.tags = params.get("tags")
     flow.submit(backend, job, in_call=True)  # the controller ran the due events first
     return {"jobArn": job.arn, "jobName": name, "jobId": job_id}
+
+
+def _checked(backend: Any, params: dict[str, Any]) -> tuple[Any, list[dict[str, Any]], JobSpec]:
+    """(queue, dependsOn as stored, JobSpec) of a submission, checked in the order of spec §2.2."""
+    queue = _submit_queue(backend, params["jobQueue"])
+    jd = _job_definition(backend, params["jobDefinition"])
+    _check_platform(backend, queue, jd.data)
+    _check_share(backend, queue, params)
+    dependencies, sequential = _dependencies(backend, params)
+    return queue, dependencies, _spec(backend, params, jd.data, sequential)
 
 
 _PLAIN = frozenset({"jobName", "jobQueue", "jobDefinition"})
@@ -104,12 +108,8 @@ def _plain_submission(backend: Any, params: dict[str, Any]) -> tuple[Any, JobSpe
     found = store.plain_submissions.get(key)
     if found is not None and found[0] == versions:
         return found[1], found[2]
-    queue = _submit_queue(backend, params["jobQueue"])
-    jd = _job_definition(backend, params["jobDefinition"])
-    _check_platform(backend, queue, jd.data)
-    _check_share(backend, queue, params)  # a fair-share queue refuses a job with no shareIdentifier
-    spec = _spec(backend, params, jd.data, False)
-    if jd.data.get("consumableResourceProperties") is None:
+    queue, _, spec = _checked(backend, params)
+    if spec.job_definition.get("consumableResourceProperties") is None:
         store.plain_submissions[key] = (versions, queue, spec)
     return queue, spec
 

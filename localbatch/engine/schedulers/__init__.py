@@ -43,7 +43,9 @@ def pass_in_call(backend: Any, job: Any) -> None:
     has moved or been reconfigured since but this job's own two moves, its
     FIFO queue does not backfill, and a job it cannot pass is ahead of it.
     Every head then stays where it is, so the pass would only find that
-    again. This keeps submitting into a busy queue cheap."""
+    again. This keeps submitting into a busy queue cheap. Otherwise the
+    pass visits the arrival's own queue only where that provably suffices
+    (`_only_visit`), else every queue."""
     store = backend.jobs
     if store.dispatch_event is not None:
         return  # not the next step after all: the pass already asked for sees the job
