@@ -248,3 +248,43 @@ def test_a_plain_submission_follows_every_change_of_its_queue_and_definition(lb,
     batch.delete_job_queue(jobQueue="q")
     lb.run_until_idle()
     refused("JobQueue q not found.")
+
+
+def test_a_submission_that_fails_midway_through_its_in_call_start_changes_nothing(lb, batch, monkeypatch):
+    """A bug that breaks the start of a job inside its SubmitJob call (after
+    it was stored, made RUNNABLE, dispatched and its capacity held) answers
+    ServerException and leaves the engine exactly as before the call."""
+    from botocore.exceptions import ClientError
+
+    from localbatch.engine import executors
+
+    environment(batch)
+    lb.on_job("*", duration=None)
+    submit(batch, name="kept")
+    backend = lb.backend()
+
+    def state():
+        queue = backend.jobs.queues[backend.arn("job-queue/q")]
+        return (len(backend.jobs), list(backend.jobs.timeline), {s: list(q.ascending()) for s, q in queue.by_status.items()},
+                list(queue.runnable.ascending()), dict(backend.jobs.ce_used), len(backend.events), timeline(lb))
+
+    before = state()
+    real = executors._now_running
+
+    def broken(backend, job):
+        real(backend, job)
+        raise KeyError("broken")
+
+    monkeypatch.setattr(executors, "_now_running", broken)
+    with pytest.raises(ClientError) as raised:
+        submit(batch, name="lost")
+    assert raised.value.response["Error"]["Code"] == "ServerException"
+    assert state() == before
+    monkeypatch.undo()
+    submit(batch, name="next")
+    assert timeline(lb)[-4:] == [
+        "0 next ->SUBMITTED",
+        "0 next SUBMITTED>RUNNABLE",
+        "0 next RUNNABLE>STARTING",
+        "0 next STARTING>RUNNING",
+    ]
