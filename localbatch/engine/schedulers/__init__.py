@@ -59,7 +59,14 @@ def pass_in_call(backend: Any, job: Any) -> None:
     moves = store.moves
     queue, attached = visit
     fifo.dispatch(backend, queue, store.queues[job.queue_arn], attached)
-    backend.journal.set(store, "quiet_at", store.moves if store.moves == moves else None)
+    _settle(backend, store, moves)
+
+
+def _settle(backend: Any, store: Any, moves: int) -> None:
+    """After a pass that began at `moves`: a fixed point if it moved no job."""
+    quiet_at = store.moves if store.moves == moves else None
+    if quiet_at != store.quiet_at:
+        backend.journal.set(store, "quiet_at", quiet_at)
 
 
 def _only_visit(backend: Any, store: Any, job: Any) -> tuple[Any, list[Any]] | None:
@@ -184,7 +191,7 @@ def _dispatch_pass(backend: Any) -> None:
         scheduler_for(queue).dispatch(backend, queue, jobs, attached)
     if versions != store.versions_seen:
         journal.set(store, "versions_seen", versions)
-    journal.set(store, "quiet_at", store.moves if store.moves == moves else None)
+    _settle(backend, store, moves)
 
 
 class _Plan(NamedTuple):
