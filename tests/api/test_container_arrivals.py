@@ -21,8 +21,8 @@ import time_machine
 
 import localbatch
 from localbatch.engine import schedulers
-from localbatch.engine.schedulers import fifo
 from localbatch.engine.backend import Backend
+from localbatch.engine.schedulers import fifo
 from tests.api.test_jobs import T0, compute_environment, job_definition, job_queue, submit
 
 QUEUES = ("high", "low")

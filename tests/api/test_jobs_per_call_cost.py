@@ -9,7 +9,6 @@ import boto3
 import pytest
 
 import localbatch
-
 from localbatch.engine import flow
 from tests.api.test_jobs import describe, environment, frozen, job_definition, submit
 from tests.api.test_jobs_scheduling import timeline
