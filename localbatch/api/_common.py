@@ -246,14 +246,13 @@ def _fingerprint(params: dict[str, Any]) -> int:
         return _NO_QUERY
     members = tuple(params.items())
     try:
-        return _FINGERPRINTS[members]
-    except KeyError:
-        pass
+        found = _FINGERPRINTS.get(members)
     except TypeError:  # a list or dict member (filters): not kept
         return _query_fingerprint(params)
-    if len(_FINGERPRINTS) >= _FINGERPRINTS_KEPT:
-        _FINGERPRINTS.clear()
-    found = _FINGERPRINTS[members] = _query_fingerprint(params)
+    if found is None:
+        if len(_FINGERPRINTS) >= _FINGERPRINTS_KEPT:
+            _FINGERPRINTS.clear()
+        found = _FINGERPRINTS[members] = _query_fingerprint(params)
     return found
 
 

@@ -260,12 +260,14 @@ def running_in_call(backend: Any, job: Job) -> None:
     """Take `job`, just STARTING in its SubmitJob call, to RUNNING in the
     call when that is the engine's next step: no STARTING dwell, and its
     start the only event due (schedulers.run_in_call). The timeline is the
-    same and the next call has no tick to run. Jobs whose rule has `run`,
-    and the subprocess executor, keep the event: a test's own code and
-    processes run where they always did, in the tick before the next call."""
-    if backend.config.executor == "subprocess" or any(rule.run is not None for rule in backend.jobs.rules):
+    same and the next call has no tick to run. A job whose rule has `run`,
+    and any job under the subprocess executor, keeps the event: a test's own
+    code and processes run where they always did, in the tick before the
+    next call."""
+    if backend.config.executor == "subprocess" or job.event is None:
         return
-    if job.event is not None:
+    rule = match_rule(backend, job)
+    if rule is None or rule.run is None:
         run_in_call(backend, job.event)
 
 

@@ -163,14 +163,18 @@ def test_a_job_that_starts_at_once_is_running_when_its_call_returns(lb, batch):
 
 
 def test_a_start_behind_a_run_rule_stays_an_event(lb, batch):
-    """A rule whose run() is the test's own code keeps the start an event:
-    run() runs between calls, where it always did."""
+    """A rule whose run() is the test's own code keeps the start of the jobs
+    it matches an event: run() runs between calls, where it always did."""
     environment(batch)
     ran = []
     lb.on_job("coded", duration=None, run=lambda job: ran.append(job.job_name))
     coded = submit(batch, name="coded")
     assert lb.backend().jobs.get(coded).status == "STARTING" and ran == []
     assert describe(batch, coded)["status"] == "RUNNING" and ran == ["coded"]
+    # Only the job that rule matches: another still starts in its call.
+    lb.on_job("plain", duration=None)
+    plain = submit(batch, name="plain")
+    assert lb.backend().jobs.get(plain).status == "RUNNING" and ran == ["coded"]
 
 
 def test_a_start_after_a_starting_dwell_stays_an_event():

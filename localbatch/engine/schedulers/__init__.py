@@ -85,27 +85,28 @@ def _only_visit(backend: Any, store: Any, job: Any) -> tuple[Any, list[Any]] | N
     fair-share queue waits on decay."""
     if backend.shortages or backend.decay_watch or backend.config.backfill:
         return None
+    # Only a full pass builds the plan, and it records the versions it saw:
+    # a plan of the current versions means no reconfiguration since.
     plan = store.dispatch_plan
-    if plan is None or not plan.all_fifo or store.versions_seen != plan.versions or plan.versions != _versions(backend):
+    if plan is None or not plan.all_fifo or plan.versions != _versions(backend):
         return None
     return plan.by_arn.get(job.queue_arn)
 
 
-def run_in_call(backend: Any, event: list) -> bool:
+def run_in_call(backend: Any, event: list) -> None:
     """Run job event `event` now, inside the call, if it is the only event
     due: run_until would take it next, at this very time. As there, the
     after-event hooks follow; unlike there, not `_marked`, since the call's
-    own journal covers it and must not be cut. True if it ran."""
+    own journal covers it and must not be cut."""
     events = backend.events
     if events.only_due(backend.now_ms) is not event:
-        return False
+        return
     events.pop_due(backend.now_ms)
     _, action, args = event[3]
     action(*args)
     backend.jobs.own_event = True
     for hook in backend.after_events:
         hook(backend)
-    return True
 
 
 _OWN_MOVES = 2  # SUBMITTED, then RUNNABLE
